@@ -1,0 +1,120 @@
+"""Command line: `python -m bot run | shell | init-db | stats import FILE | export ...`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from bot.config import Settings, SettingsError, load_settings
+from bot.logs import setup_logging
+
+MISSING_TOKEN_HELP = (
+    "BOT_TOKEN is not set. Get a token from @BotFather (https://t.me/BotFather) and put it in "
+    ".env or the environment, or try the bot offline with: python -m bot shell"
+)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The sub-commands and their options."""
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="long polling against Telegram (or TELEGRAM_API_BASE_URL)")
+    shell = sub.add_parser("shell", help="talk to the bot offline, on the emulator")
+    shell.add_argument("--files", type=Path, default=Path("shell-files"), help="where files go")
+    sub.add_parser("init-db", help="create or migrate the database and load the dataset")
+    stats = sub.add_parser("stats", help="statistics upkeep")
+    stats_sub = stats.add_subparsers(dest="stats_command", required=True)
+    imp = stats_sub.add_parser("import", help="load a dataset file in the format of data/")
+    imp.add_argument("file", type=Path)
+    return parser.parse_args(argv)
+
+
+def run_polling(settings: Settings) -> int:
+    """Long polling until SIGINT/SIGTERM (PTB stops cleanly on both)."""
+    if settings.bot_token is None:
+        print(MISSING_TOKEN_HELP, file=sys.stderr)
+        return 2
+    from bot.app import build_application
+
+    app = build_application(settings)
+    app.run_polling(allowed_updates=None, drop_pending_updates=False)
+    return 0
+
+
+async def init_db(settings: Settings) -> int:
+    """Apply migrations and seed; print what was done."""
+    from bot.app import seed
+    from bot.store import Store
+
+    store = await Store.open(settings.database_path)
+    try:
+        await seed(store)
+        print(f"Database ready: {settings.database_path}")
+    finally:
+        await store.close()
+    return 0
+
+
+async def import_stats(settings: Settings, path: Path) -> int:
+    """`stats import FILE`: load a dataset and report what changed."""
+    from bot.services.dataset import DatasetError, load_dataset
+    from bot.store import Store
+
+    try:
+        dataset = load_dataset(path)
+    except DatasetError as exc:
+        print(f"Cannot import: {exc}", file=sys.stderr)
+        return 1
+    store = await Store.open(settings.database_path)
+    try:
+        report = await store.stats.seed(dataset, via="import")
+        created = await store.questions.seed(dataset.questions)
+    finally:
+        await store.close()
+    print(f"Dataset {dataset.name} v{dataset.version} loaded from {path}")
+    for label, keys in (
+        ("new", report.inserted),
+        ("updated", report.updated),
+        ("kept (changed by an admin)", report.kept_edited),
+        ("new questions", tuple(created)),
+    ):
+        print(f"  {label}: {', '.join(keys) if keys else 'none'}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `python -m bot` and the `beijing-ai-bot` script; returns the exit code."""
+    args = parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    token = settings.bot_token.get_secret_value() if settings.bot_token else None
+    quiet = "WARNING" if args.command == "shell" and settings.log_level == "INFO" else None
+    setup_logging(quiet or settings.log_level, token)
+    try:
+        if args.command == "run":
+            return run_polling(settings)
+        if args.command == "shell":
+            from bot.shell import run_shell
+
+            return asyncio.run(run_shell(settings, sys.stdin, sys.stdout, files_dir=args.files))
+        if args.command == "init-db":
+            return asyncio.run(init_db(settings))
+        if args.command == "stats":
+            return asyncio.run(import_stats(settings, args.file))
+    except Exception as exc:  # one clear line for operators; the traceback is in the log
+        from bot.store.db import SchemaTooNewError
+
+        if isinstance(exc, SchemaTooNewError):
+            print(exc, file=sys.stderr)
+            return 1
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,195 @@
+"""build_application: the one place where every handler, job and the error handler is wired."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from telegram import (
+    BotCommand,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+    Update,
+)
+from telegram.constants import ParseMode
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ContextTypes,
+    Defaults,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+from telegram.request import BaseRequest
+
+from bot.config import Settings
+from bot.handlers import forecast, start, stats
+from bot.handlers.common import BotContext, command, remember_reader
+from bot.handlers.errors import on_error
+from bot.services.dataset import DEFAULT_DATASET, load_dataset
+from bot.store import Store
+from bot.texts import LANGUAGES, t
+
+logger = logging.getLogger(__name__)
+
+# Without a token (console, tests) the emulator answers; PTB still wants a well-formed one.
+EMULATOR_TOKEN = "1:EMULATOR"  # noqa: S105 - a placeholder, not a secret
+
+PRIVATE_COMMANDS = (
+    "start",
+    "forecast",
+    "results",
+    "myforecast",
+    "withdraw",
+    "stats",
+    "models",
+    "sources",
+    "language",
+    "help",
+    "cancel",
+)
+GROUP_COMMANDS = ("forecast", "results", "myforecast", "stats", "models", "sources", "help")
+
+
+def build_application(
+    settings: Settings, request: BaseRequest | None = None, *, rate_limit: bool = True
+) -> Application[Any, Any, Any, Any, Any, Any]:
+    """The bot: settings in bot_data, store opened in post_init, every handler registered.
+
+    `request` replaces the HTTP transport (the emulator passes its own); `rate_limit` adds
+    PTB's AIORateLimiter, which also waits out flood-control (RetryAfter) answers.
+    """
+    token = settings.bot_token.get_secret_value() if settings.bot_token else EMULATOR_TOKEN
+    builder = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(settings.telegram_api_base_url)
+        .base_file_url(settings.telegram_file_base_url)
+        .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=None))
+        .context_types(ContextTypes(context=BotContext))
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+    )
+    if rate_limit:
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # type: ignore[arg-type]
+    if request is not None:
+        builder = builder.request(request).get_updates_request(request)
+    app = builder.build()
+    app.bot_data["settings"] = settings
+    _register(app)
+    return app
+
+
+def _register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    # group -1 runs before every feature handler: keep the reader's row and language current
+    app.add_handler(TypeHandler(Update, remember_reader), group=-1)
+
+    app.add_handler(command("start", start.start_command))
+    app.add_handler(command("help", start.help_command))
+    app.add_handler(command("language", start.language_command))
+    app.add_handler(CallbackQueryHandler(start.language_button, pattern=r"^lang:"))
+    app.add_handler(CallbackQueryHandler(start.go_button, pattern=r"^go:"))
+
+    app.add_handler(command("stats", stats.stats_command))
+    app.add_handler(command("models", stats.models_command))
+    app.add_handler(command("sources", stats.sources_command))
+    app.add_handler(CallbackQueryHandler(stats.stats_button, pattern=r"^st:"))
+
+    app.add_handler(command("forecast", forecast.forecast_command))
+    app.add_handler(command("myforecast", forecast.myforecast_command))
+    app.add_handler(command("withdraw", forecast.withdraw_command))
+    app.add_handler(command("results", forecast.results_command))
+    app.add_handler(command("cancel", forecast.cancel_command))
+    app.add_handler(CallbackQueryHandler(forecast.preset_button, pattern=r"^fc:"))
+    app.add_handler(CallbackQueryHandler(forecast.prompt_button, pattern=r"^f[xr]:"))
+    app.add_handler(CallbackQueryHandler(forecast.open_card_button, pattern=r"^fo:"))
+    app.add_handler(CallbackQueryHandler(forecast.consent_button, pattern=r"^fn:"))
+    app.add_handler(CallbackQueryHandler(forecast.withdraw_button, pattern=r"^fw:"))
+    app.add_handler(CallbackQueryHandler(forecast.results_button, pattern=r"^rs:"))
+    # answers to prompts: any new text that is not a command (groups: replies to the bot only)
+    app.add_handler(
+        MessageHandler(
+            filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE, forecast.text_input
+        )
+    )
+
+    # last in group 0: buttons of older versions or unknown data get a short alert
+    app.add_handler(CallbackQueryHandler(stats.unknown_button))
+
+    app.bot_data["go_routes"] = {"stats": stats.stats_command, "forecast": forecast.go_forecast}
+    app.bot_data["deep_links"] = {
+        "forecast": forecast.deep_link_forecast,
+        "results": forecast.deep_link_results,
+    }
+    app.add_error_handler(on_error)
+
+
+async def _post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Open the store, seed the dataset, publish the command menu."""
+    settings: Settings = app.bot_data["settings"]
+    store = await Store.open(settings.database_path)
+    app.bot_data["store"] = store
+    await seed(store)
+    await publish_commands(app)
+    logger.info("Bot @%s ready on %s", app.bot.username, settings.database_path)
+
+
+async def seed(store: Store) -> None:
+    """Load the bundled dataset unless a newer one was imported since."""
+    dataset = load_dataset(DEFAULT_DATASET)
+    if dataset.version >= await store.stats.dataset_version(dataset.name):
+        report = await store.stats.seed(dataset)
+        if report.inserted or report.updated:
+            logger.info(
+                "Seeded %s new, %s updated figures", len(report.inserted), len(report.updated)
+            )
+    await store.questions.seed(dataset.questions)
+
+
+async def publish_commands(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """setMyCommands per language and scope (private chats, groups), plus the default."""
+    settings: Settings = app.bot_data["settings"]
+    for lang in (*LANGUAGES, None):
+        text_lang = lang or settings.default_language
+        for scope, names in (
+            (
+                BotCommandScopeAllPrivateChats(),
+                PRIVATE_COMMANDS + app.bot_data.get("private_commands", ()),
+            ),
+            (
+                BotCommandScopeAllGroupChats(),
+                GROUP_COMMANDS + app.bot_data.get("group_commands", ()),
+            ),
+        ):
+            commands = [BotCommand(name, t(text_lang, f"cmd.{name}")) for name in names]
+            await app.bot.set_my_commands(commands, scope=scope, language_code=lang)
+
+
+@asynccontextmanager
+async def running(app: Application[Any, Any, Any, Any, Any, Any]) -> AsyncIterator[None]:
+    """Run `app` without polling (console, tests, benchmarks): initialize, post_init, start
+    the job queue; on exit stop and shut down in reverse, closing the store."""
+    await app.initialize()
+    try:
+        if app.post_init:
+            await app.post_init(app)
+        await app.start()
+        try:
+            yield
+        finally:
+            await app.stop()
+    finally:
+        await app.shutdown()
+        if app.post_shutdown:
+            await app.post_shutdown(app)
+
+
+async def _post_shutdown(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    store: Store | None = app.bot_data.get("store")
+    if store is not None:
+        await store.close()

@@ -1,0 +1,574 @@
+"""The forecast flow: /forecast (buttons and typed values), exact % and reason prompts,
+/myforecast, /withdraw, /cancel, /results with its chart, and the deep links into them.
+
+Groups run with privacy mode on: the bot sees commands and replies to its own messages
+only, so a prompt there is a selective ForceReply that mentions the reader, and only that
+reader's reply to that prompt counts. Pending prompts live in SQLite (they survive restarts).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from html import escape
+
+from telegram import ForceReply, Message, Update
+from telegram.constants import ChatType
+
+from bot.handlers.callbacks import BadCallbackData, unpack, unpack_int
+from bot.handlers.common import BotContext, edit, in_private, is_reader, reply
+from bot.services.chart import render_chart
+from bot.services.probability import (
+    MAX_REASON_CHARS,
+    ParsedForecast,
+    ProbabilityError,
+    parse_forecast,
+)
+from bot.services.results import ResultsCache, ResultsSnapshot
+from bot.store.forecasts import Question
+from bot.texts import forecast as view
+from bot.texts import percent, t
+
+logger = logging.getLogger(__name__)
+
+EXACT, REASON = "exact", "reason"
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+async def question_for(context: BotContext, question_id: int | None = None) -> Question | None:
+    """The question by id, or the default one."""
+    store = context.store
+    if question_id is None:
+        return await store.questions.default()
+    return await store.questions.get(question_id)
+
+
+def mention(update: Update) -> str:
+    """An HTML mention of the reader (a text mention works without a username)."""
+    user = update.effective_user
+    assert user
+    return f'<a href="tg://user?id={user.id}">{escape(user.first_name)}</a>'
+
+
+async def refuse_non_reader(update: Update, context: BotContext) -> bool:
+    """Anonymous admins and channels cannot forecast: say so. True when refused."""
+    if is_reader(update.effective_user):
+        return False
+    if update.callback_query:
+        await update.callback_query.answer(t(context.lang, "forecast.anonymous"), show_alert=True)
+    elif update.effective_message:
+        await reply(update.effective_message, t(context.lang, "forecast.anonymous"))
+    return True
+
+
+async def refuse_closed(update: Update, context: BotContext, question: Question) -> bool:
+    """A closed or resolved question takes no forecasts: say so. True when refused."""
+    if question.status == "open":
+        return False
+    text = t(context.lang, "forecast.closed")
+    if update.callback_query:
+        await update.callback_query.answer(text, show_alert=True)
+    elif update.effective_message:
+        await reply(update.effective_message, text)
+    return True
+
+
+def probability_error(lang: str, error: ProbabilityError) -> str:
+    """A polite explanation of what is accepted, per error code."""
+    return t(lang, f"forecast.error.{error.code}", max=MAX_REASON_CHARS)
+
+
+# --- /forecast ----------------------------------------------------------------------------
+
+
+async def forecast_command(update: Update, context: BotContext) -> None:
+    """/forecast: show the card; /forecast 70 [reason]: record directly."""
+    message = update.effective_message
+    assert message
+    if await refuse_non_reader(update, context):
+        return
+    question = await question_for(context)
+    if question is None:
+        await reply(message, t(context.lang, "forecast.no_question"))
+        return
+    text = " ".join(context.args or [])
+    if text:
+        await record_typed(update, context, question, text)
+        return
+    await send_card(update, context, question)
+
+
+async def send_card(update: Update, context: BotContext, question: Question) -> None:
+    """Send the question card with the one-tap buttons."""
+    assert update.effective_message and update.effective_user
+    lang = context.lang
+    current = await context.store.forecasts.current(question.id, update.effective_user.id)
+    await reply(
+        update.effective_message,
+        view.forecast_card(question, current, lang),
+        reply_markup=view.forecast_keyboard(question.id, lang),
+    )
+
+
+async def record_typed(update: Update, context: BotContext, question: Question, text: str) -> bool:
+    """Parse a typed probability (number first, the rest is the reason) and record it.
+
+    Replies with what is accepted when the value is bad; nothing is stored then.
+    Returns True when a forecast was stored.
+    """
+    message = update.effective_message
+    assert message
+    if await refuse_closed(update, context, question):
+        return False
+    try:
+        parsed = parse_forecast(text, require_leading=True)
+    except ProbabilityError as exc:
+        await reply(message, probability_error(context.lang, exc))
+        return False
+    await store_and_confirm(update, context, question, parsed)
+    return True
+
+
+async def store_and_confirm(
+    update: Update, context: BotContext, question: Question, parsed: ParsedForecast
+) -> None:
+    """Store the forecast and confirm it with the follow-up buttons."""
+    assert update.effective_user and update.effective_message
+    lang = context.lang
+    new, old = await context.store.forecasts.set(
+        question.id,
+        update.effective_user.id,
+        parsed.probability,
+        language=lang,
+        reason=parsed.reason or None,
+    )
+    await context.store.forecasts.clear_pending(
+        update.effective_user.id, update.effective_message.chat_id
+    )
+    text = view.recorded(new, old, lang, parsed.rounded_from)
+    markup = view.after_keyboard(question.id, bool(new.reason), lang)
+    await reply(update.effective_message, text, reply_markup=markup)
+    if parsed.reason:
+        await maybe_ask_consent(update, context, question)
+
+
+async def preset_button(update: Update, context: BotContext) -> None:
+    """A one-tap probability: record it for whoever tapped (group keyboards are public)."""
+    query = update.callback_query
+    assert query
+    lang = context.lang
+    try:
+        qid, value = unpack(query.data, "fc", 2)
+        probability = unpack_int(value, 1, 99)
+        question = await question_for(context, unpack_int(qid, 1, 2**31))
+        if question is None:
+            raise BadCallbackData(qid)
+    except BadCallbackData:
+        await query.answer(t(lang, "error.stale_button"), show_alert=True)
+        return
+    if await refuse_non_reader(update, context) or await refuse_closed(update, context, question):
+        return
+    assert update.effective_user
+    new, old = await context.store.forecasts.set(
+        question.id, update.effective_user.id, probability, language=lang
+    )
+    if not in_private(update) or query.message is None:
+        # a public keyboard: tell only the reader who tapped, keep the chat quiet
+        await query.answer(view.recorded(new, old, lang, None)[:190], show_alert=True)
+        return
+    await query.answer(t(lang, "forecast.recorded_short", probability=percent(probability, lang)))
+    assert isinstance(query.message, Message)
+    await edit(
+        query.message,
+        view.recorded(new, old, lang, None),
+        reply_markup=view.after_keyboard(question.id, bool(new.reason), lang),
+    )
+
+
+async def open_card_button(update: Update, context: BotContext) -> None:
+    """ "Change forecast": show the card with the buttons again (a new message)."""
+    query = update.callback_query
+    assert query
+    question = await _question_from(update, context, "fo")
+    if question is None or await refuse_non_reader(update, context):
+        return
+    await query.answer()
+    await send_card(update, context, question)
+
+
+async def _question_from(update: Update, context: BotContext, namespace: str) -> Question | None:
+    """The question named by `ns:<id>` callback data; alerts and returns None when stale."""
+    query = update.callback_query
+    assert query
+    try:
+        (qid,) = unpack(query.data, namespace, 1)
+        question = await question_for(context, unpack_int(qid, 1, 2**31))
+        if question is None:
+            raise BadCallbackData(qid)
+    except BadCallbackData:
+        await query.answer(t(context.lang, "error.stale_button"), show_alert=True)
+        return None
+    return question
+
+
+# --- prompts: exact % and reason -----------------------------------------------------------
+
+
+async def prompt_button(update: Update, context: BotContext) -> None:
+    """ "Exact %" or "add a reason": ask for the reader's next message."""
+    query = update.callback_query
+    assert query and query.data
+    kind = EXACT if query.data.startswith("fx:") else REASON
+    question = await _question_from(update, context, "fx" if kind == EXACT else "fr")
+    if question is None or await refuse_non_reader(update, context):
+        return
+    if await refuse_closed(update, context, question):
+        return
+    assert update.effective_user and update.effective_chat
+    lang, store, user_id = context.lang, context.store, update.effective_user.id
+    if kind == REASON:
+        current = await store.forecasts.current(question.id, user_id)
+        if current is None or current.withdrawn:
+            await query.answer(t(lang, "reason.needs_forecast"), show_alert=True)
+            return
+    await query.answer()
+    await ask(update, context, question, kind)
+
+
+async def ask(update: Update, context: BotContext, question: Question, kind: str) -> None:
+    """Send the prompt and remember it. In groups: a selective ForceReply mentioning the
+    reader, so that only their reply counts."""
+    assert update.effective_user and update.effective_chat and update.effective_message
+    lang = context.lang
+    text = t(lang, f"prompt.{kind}", max=MAX_REASON_CHARS)
+    if in_private(update):
+        sent = await update.effective_chat.send_message(text + "\n" + t(lang, "prompt.cancel"))
+    else:
+        sent = await reply(
+            update.effective_message,
+            mention(update) + ", " + text,
+            reply_markup=ForceReply(
+                selective=True, input_field_placeholder=t(lang, f"prompt.{kind}.placeholder")
+            ),
+        )
+    await context.store.forecasts.set_pending(
+        update.effective_user.id, update.effective_chat.id, kind, question.id, sent.message_id
+    )
+
+
+async def text_input(update: Update, context: BotContext) -> None:
+    """A text message that is not a command: the answer to a pending prompt, if any.
+
+    In groups only replies to the bot reach us; a reply to another reader's prompt is
+    ignored. Replies that are not prompt answers go to the comment-thread handler, when one
+    is registered (bot_data["thread_reply"]).
+    """
+    message = update.effective_message
+    user = update.effective_user
+    if message is None or not is_reader(user) or not message.text:
+        return
+    assert user
+    pending = await context.store.forecasts.pending(user.id, message.chat_id)
+    private = message.chat.type == ChatType.PRIVATE
+    replied_to = message.reply_to_message.message_id if message.reply_to_message else None
+    if pending and (private or replied_to == pending.prompt_message_id):
+        await answer_prompt(update, context, pending.kind, pending.question_id)
+        return
+    thread_reply = context.bot_data.get("thread_reply")
+    if not private and thread_reply is not None:
+        await thread_reply(update, context)
+    elif private:
+        await reply(message, t(context.lang, "prompt.nothing_pending"))
+
+
+async def answer_prompt(update: Update, context: BotContext, kind: str, question_id: int) -> None:
+    """Handle the reader's answer to an exact-% or reason prompt; a bad answer keeps the
+    prompt open and says what is accepted."""
+    message = update.effective_message
+    assert message and message.text and update.effective_user
+    question = await question_for(context, question_id)
+    if question is None or await refuse_closed(update, context, question):
+        await context.store.forecasts.clear_pending(update.effective_user.id, message.chat_id)
+        return
+    if kind == EXACT:
+        await record_typed(update, context, question, message.text)
+        return
+    await save_reason(update, context, question, message.text.strip())
+
+
+async def save_reason(
+    update: Update, context: BotContext, question: Question, reason: str
+) -> None:
+    """Store the reason (≤ MAX_REASON_CHARS); longer text is refused, never cut."""
+    message = update.effective_message
+    assert message and update.effective_user
+    lang, store, user_id = context.lang, context.store, update.effective_user.id
+    if not reason:
+        await reply(message, t(lang, "reason.empty"))
+        return
+    if len(reason) > MAX_REASON_CHARS:
+        await reply(message, t(lang, "reason.too_long", max=MAX_REASON_CHARS, length=len(reason)))
+        return
+    forecast = await store.forecasts.set_reason(question.id, user_id, reason)
+    await store.forecasts.clear_pending(user_id, message.chat_id)
+    if forecast is None:
+        await reply(message, t(lang, "reason.needs_forecast"))
+        return
+    await reply(
+        message,
+        t(lang, "reason.saved") + "\n" + view.your_forecast(forecast, lang),
+        reply_markup=view.after_keyboard(question.id, True, lang),
+    )
+    await maybe_ask_consent(update, context, question)
+
+
+async def maybe_ask_consent(update: Update, context: BotContext, question: Question) -> None:
+    """Once, in private: may the reader's first name appear next to their reason?"""
+    assert update.effective_user and update.effective_message
+    reader = await context.store.users.get(update.effective_user.id)
+    if reader is None or reader.named_consent is not None or not in_private(update):
+        return
+    lang = context.lang
+    await update.effective_message.reply_text(
+        t(lang, "consent.ask"), reply_markup=view.consent_keyboard(question.id, lang)
+    )
+
+
+async def consent_button(update: Update, context: BotContext) -> None:
+    """Record the answer to the naming question."""
+    query = update.callback_query
+    assert query
+    try:
+        _, value = unpack(query.data, "fn", 2)
+        named = bool(unpack_int(value, 0, 1))
+    except BadCallbackData:
+        await query.answer(t(context.lang, "error.stale_button"), show_alert=True)
+        return
+    if await refuse_non_reader(update, context):
+        return
+    assert update.effective_user
+    await context.store.users.set_named_consent(update.effective_user.id, named)
+    text = t(context.lang, "consent.named" if named else "consent.anonymous")
+    await query.answer(text)
+    if isinstance(query.message, Message):
+        await edit(query.message, text)
+
+
+async def cancel_command(update: Update, context: BotContext) -> None:
+    """/cancel: forget the pending prompt in this chat."""
+    message, user = update.effective_message, update.effective_user
+    assert message
+    if not is_reader(user):
+        return
+    assert user
+    pending = await context.store.forecasts.pending(user.id, message.chat_id)
+    await context.store.forecasts.clear_pending(user.id, message.chat_id)
+    await reply(
+        message, t(context.lang, "prompt.cancelled" if pending else "prompt.nothing_to_cancel")
+    )
+
+
+# --- /myforecast, /withdraw ---------------------------------------------------------------
+
+
+async def myforecast_command(update: Update, context: BotContext) -> None:
+    """/myforecast: the reader's forecast and its history."""
+    message = update.effective_message
+    assert message
+    if await refuse_non_reader(update, context):
+        return
+    question = await question_for(context)
+    if question is None:
+        await reply(message, t(context.lang, "forecast.no_question"))
+        return
+    assert update.effective_user
+    store, user_id = context.store, update.effective_user.id
+    current = await store.forecasts.current(question.id, user_id)
+    history = await store.forecasts.history(question.id, user_id)
+    await reply(message, view.history_text(question, current, history, context.lang))
+
+
+async def withdraw_command(update: Update, context: BotContext) -> None:
+    """/withdraw: ask for confirmation."""
+    message = update.effective_message
+    assert message
+    if await refuse_non_reader(update, context):
+        return
+    question = await question_for(context)
+    assert update.effective_user
+    lang = context.lang
+    current = (
+        await context.store.forecasts.current(question.id, update.effective_user.id)
+        if question
+        else None
+    )
+    if question is None or current is None or current.withdrawn:
+        await reply(message, t(lang, "withdraw.nothing"))
+        return
+    await reply(
+        message,
+        t(lang, "withdraw.ask", probability=percent(current.probability, lang)),
+        reply_markup=view.withdraw_keyboard(question.id, lang),
+    )
+
+
+async def withdraw_button(update: Update, context: BotContext) -> None:
+    """Confirm or keep: withdrawing keeps the forecast in the history."""
+    query = update.callback_query
+    assert query
+    lang = context.lang
+    try:
+        qid, value = unpack(query.data, "fw", 2)
+        confirmed = bool(unpack_int(value, 0, 1))
+        question = await question_for(context, unpack_int(qid, 1, 2**31))
+        if question is None:
+            raise BadCallbackData(qid)
+    except BadCallbackData:
+        await query.answer(t(lang, "error.stale_button"), show_alert=True)
+        return
+    if await refuse_non_reader(update, context):
+        return
+    assert update.effective_user
+    if confirmed:
+        old = await context.store.forecasts.withdraw(question.id, update.effective_user.id)
+        text = t(lang, "withdraw.done") if old else t(lang, "withdraw.nothing")
+    else:
+        text = t(lang, "withdraw.kept")
+    await query.answer()
+    if isinstance(query.message, Message):
+        await edit(query.message, text)
+
+
+# --- /results ------------------------------------------------------------------------------
+
+
+async def results_command(update: Update, context: BotContext) -> None:
+    """/results: the community forecast (after the reader forecasts, or once enough have)."""
+    question = await question_for(context)
+    if question is None:
+        assert update.effective_message
+        await reply(update.effective_message, t(context.lang, "forecast.no_question"))
+        return
+    await send_results(update, context, question)
+
+
+async def results_button(update: Update, context: BotContext) -> None:
+    """The "results" button."""
+    query = update.callback_query
+    assert query
+    question = await _question_from(update, context, "rs")
+    if question is None:
+        return
+    if not in_private(update):
+        # in a group the answer would reach everyone: show a short summary to the tapper only
+        await query.answer(await short_summary(update, context, question), show_alert=True)
+        return
+    await query.answer()
+    await send_results(update, context, question)
+
+
+async def may_see(
+    update: Update, context: BotContext, question: Question, snap: ResultsSnapshot
+) -> bool:
+    """Anti-anchoring: readers who have forecast, or everyone once enough readers have."""
+    if snap.count >= context.settings.results_reveal_min:
+        return True
+    user = update.effective_user
+    if not is_reader(user):
+        return False
+    assert user
+    return await context.store.forecasts.current(question.id, user.id) is not None
+
+
+async def short_summary(update: Update, context: BotContext, question: Question) -> str:
+    """One line for an alert: the count and the median, or why it is hidden."""
+    lang = context.lang
+    snap = await results_cache(context).get(context.store, question)
+    if not await may_see(update, context, question, snap):
+        return view.hidden_results(snap.count, context.settings.results_reveal_min, lang)[:190]
+    if snap.aggregate is None:
+        return t(lang, "results.empty")
+    return view.chart_caption(snap, lang)[:190]
+
+
+def results_cache(context: BotContext) -> ResultsCache:
+    """The application's results cache."""
+    cache: ResultsCache = context.bot_data.setdefault("results_cache", ResultsCache())
+    return cache
+
+
+async def send_results(update: Update, context: BotContext, question: Question) -> None:
+    """Send the results text and the chart (cached per question version and language)."""
+    message = update.effective_message
+    assert message
+    lang = context.lang
+    snap = await results_cache(context).get(context.store, question)
+    if not await may_see(update, context, question, snap):
+        text = view.hidden_results(snap.count, context.settings.results_reveal_min, lang)
+        await reply(message, text, reply_markup=view.forecast_keyboard(question.id, lang))
+        return
+    await reply(message, view.results_text(question, snap, lang))
+    if snap.aggregate is not None:
+        await send_chart(message, context, question, snap, lang)
+
+
+async def send_chart(
+    message: Message, context: BotContext, question: Question, snap: ResultsSnapshot, lang: str
+) -> None:
+    """Send the chart; re-draw only when the forecasts changed (the file_id is reused)."""
+    charts: dict[tuple[int, str], tuple[int, str | bytes]] = context.bot_data.setdefault(
+        "charts", {}
+    )
+    key = (question.id, lang)
+    cached = charts.get(key)
+    if cached and cached[0] == snap.version:
+        photo = cached[1]
+    else:
+        # drawing takes ~0.1 s of CPU: keep the event loop free for other updates
+        photo = await asyncio.to_thread(render_chart, snap, view.chart_labels(question, lang))
+    caption = view.chart_caption(snap, lang)
+    kwargs = {}
+    if message.message_thread_id and not message.is_topic_message:
+        kwargs["reply_to_message_id"] = message.message_id
+    sent = await message.reply_photo(photo, caption=caption, **kwargs)  # type: ignore[arg-type]
+    if sent.photo:
+        charts[key] = (snap.version, sent.photo[-1].file_id)
+
+
+# --- deep links ----------------------------------------------------------------------------
+
+
+async def deep_link_forecast(update: Update, context: BotContext, slug: str | None) -> None:
+    """/start forecast[_<slug>]: open the forecast flow for that question."""
+    question = await (context.store.questions.by_slug(slug) if slug else question_for(context))
+    if question is None or not is_reader(update.effective_user):
+        from bot.handlers.start import send_greeting
+
+        await send_greeting(update, context)
+        return
+    await send_card(update, context, question)
+
+
+async def deep_link_results(update: Update, context: BotContext, slug: str | None) -> None:
+    """/start results[_<slug>]: show that question's results."""
+    question = await (context.store.questions.by_slug(slug) if slug else question_for(context))
+    if question is None:
+        from bot.handlers.start import send_greeting
+
+        await send_greeting(update, context)
+        return
+    await send_results(update, context, question)
+
+
+async def go_forecast(update: Update, context: BotContext) -> None:
+    """The greeting's "my forecast" button."""
+    if await refuse_non_reader(update, context):
+        return
+    question = await question_for(context)
+    if question is None:
+        assert update.effective_message
+        await reply(update.effective_message, t(context.lang, "forecast.no_question"))
+        return
+    await send_card(update, context, question)

@@ -1,0 +1,132 @@
+"""/start (with deep-link payloads), /help and /language."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from html import escape
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+
+from bot.handlers.callbacks import BadCallbackData, pack, unpack
+from bot.handlers.common import BotContext, is_reader, reply
+from bot.texts import LANGUAGES, t
+
+# /start payloads are at most 64 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)
+PAYLOAD = re.compile(r"^(?P<action>[a-z]+)(?:_(?P<arg>[A-Za-z0-9-]{1,56}))?$")
+
+DeepLink = Callable[[Update, BotContext, str | None], Awaitable[None]]
+
+
+async def start_command(update: Update, context: BotContext) -> None:
+    """/start [payload]: route a known deep-link payload, else greet."""
+    message = update.effective_message
+    assert message
+    payload = context.args[0] if context.args else ""
+    match = PAYLOAD.match(payload)
+    routes: dict[str, DeepLink] = context.bot_data.get("deep_links", {})
+    if match and match["action"] in routes:
+        await routes[match["action"]](update, context, match["arg"])
+        return
+    await send_greeting(update, context)
+
+
+async def send_greeting(update: Update, context: BotContext) -> None:
+    """The greeting: what the bot is, the story in brief, the question, and where to start."""
+    assert update.effective_message
+    lang = context.lang
+    question = await context.store.questions.default()
+    text = t(lang, "start.greeting")
+    if question:
+        text += "\n\n" + t(lang, "start.question", question=escape(question.text(lang)))
+    keyboard = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    t(lang, "start.button.stats"), callback_data=pack("go", "stats")
+                ),
+                InlineKeyboardButton(
+                    t(lang, "start.button.forecast"), callback_data=pack("go", "forecast")
+                ),
+            ]
+        ]
+    )
+    await reply(update.effective_message, text, reply_markup=keyboard)
+
+
+async def help_command(update: Update, context: BotContext) -> None:
+    """/help: every command, grouped; the admin group only for admins."""
+    assert update.effective_message
+    lang = context.lang
+    sections = ["help.title", "help.stats", "help.forecast", "help.settings"]
+    user = update.effective_user
+    if user and context.settings.is_admin(user.id):
+        sections.append("help.admin")
+    await reply(update.effective_message, "\n\n".join(t(lang, key) for key in sections))
+
+
+def language_keyboard() -> InlineKeyboardMarkup:
+    """One button per language, each labelled in its own language."""
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(t(code, "language.name"), callback_data=pack("lang", code))
+          for code in LANGUAGES]]
+    )  # fmt: skip
+
+
+async def language_command(update: Update, context: BotContext) -> None:
+    """/language [ru|en]: switch directly, or offer the buttons."""
+    message = update.effective_message
+    assert message
+    choice = (context.args[0].lower() if context.args else "")[:8]
+    if choice in LANGUAGES:
+        await set_language(update, context, choice)
+        await reply(message, t(choice, "language.changed"))
+        return
+    text = t(context.lang, "language.choose")
+    if choice:
+        text = t(context.lang, "language.unknown") + "\n\n" + text
+    await reply(message, text, reply_markup=language_keyboard())
+
+
+async def set_language(update: Update, context: BotContext, lang: str) -> None:
+    """Store the reader's language and use it from now on."""
+    user = update.effective_user
+    if is_reader(user) and context.user_data is not None:
+        assert user
+        await context.store.users.set_language(user.id, lang)
+        context.user_data["lang"] = lang
+
+
+async def language_button(update: Update, context: BotContext) -> None:
+    """A language button: switch and confirm in the new language."""
+    query = update.callback_query
+    assert query
+    try:
+        (lang,) = unpack(query.data, "lang", 1)
+        if lang not in LANGUAGES:
+            raise BadCallbackData(lang)
+    except BadCallbackData:
+        await query.answer(t(context.lang, "error.stale_button"), show_alert=True)
+        return
+    await set_language(update, context, lang)
+    await query.answer(t(lang, "language.changed"))
+    if query.message and update.effective_message:
+        await reply(update.effective_message, t(lang, "language.changed"))
+
+
+async def go_button(update: Update, context: BotContext) -> None:
+    """The greeting's buttons: open /stats or the forecast flow."""
+    query = update.callback_query
+    assert query
+    routes: dict[str, Callable[[Update, BotContext], Awaitable[None]]] = context.bot_data.get(
+        "go_routes", {}
+    )
+    try:
+        (target,) = unpack(query.data, "go", 1)
+        if target not in routes:
+            raise BadCallbackData(target)
+    except BadCallbackData:
+        await query.answer(t(context.lang, "error.stale_button"), show_alert=True)
+        return
+    await query.answer()
+    await routes[target](update, context)

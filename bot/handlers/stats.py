@@ -1,0 +1,87 @@
+"""/stats with its drill-downs, /models and /sources."""
+
+from __future__ import annotations
+
+from html import escape
+
+from telegram import Message, Update
+
+from bot.handlers.callbacks import BadCallbackData, unpack
+from bot.handlers.common import BotContext, edit, reply
+from bot.texts import t
+from bot.texts.stats import (
+    TOPICS,
+    back_keyboard,
+    model_entry,
+    models_list,
+    sources_card,
+    stats_card,
+    stats_keyboard,
+    topic_card,
+)
+
+
+async def stats_command(update: Update, context: BotContext) -> None:
+    """/stats: the headline figures with drill-down buttons."""
+    assert update.effective_message
+    store, lang = context.store, context.lang
+    text = stats_card(await store.stats.all(), await store.stats.sources(), lang)
+    await reply(update.effective_message, text, reply_markup=stats_keyboard(lang))
+
+
+async def stats_button(update: Update, context: BotContext) -> None:
+    """A drill-down button: edit the same message to the topic (or back to the card)."""
+    query = update.callback_query
+    assert query
+    lang = context.lang
+    try:
+        (topic,) = unpack(query.data, "st", 1)
+        if topic != "main" and topic not in TOPICS:
+            raise BadCallbackData(topic)
+    except BadCallbackData:
+        await query.answer(t(lang, "error.stale_button"), show_alert=True)
+        return
+    store = context.store
+    stats, sources = await store.stats.all(), await store.stats.sources()
+    if topic == "main":
+        text, markup = stats_card(stats, sources, lang), stats_keyboard(lang)
+    else:
+        facts = await store.stats.facts(topic)
+        models = await store.stats.models() if topic == "models" else []
+        text = topic_card(topic, stats, sources, facts, models, lang)
+        markup = back_keyboard(lang)
+    await query.answer()
+    if isinstance(query.message, Message):
+        await edit(query.message, text, reply_markup=markup)
+
+
+async def models_command(update: Update, context: BotContext) -> None:
+    """/models [name]: every flagship model, or the one named (by name or alias)."""
+    message = update.effective_message
+    assert message
+    lang, store = context.lang, context.store
+    query = " ".join(context.args or [])
+    if not query:
+        await reply(message, models_list(await store.stats.models(), lang))
+        return
+    model = await store.stats.find_model(query)
+    if model is None:
+        known = ", ".join(m.name for m in await store.stats.models())
+        await reply(message, t(lang, "models.unknown", name=escape(query[:64]), known=known))
+        return
+    await reply(message, model_entry(model, lang))
+
+
+async def sources_command(update: Update, context: BotContext) -> None:
+    """/sources: where every figure comes from."""
+    assert update.effective_message
+    store = context.store
+    text = sources_card(await store.stats.sources(), await store.stats.all(), context.lang)
+    await reply(update.effective_message, text)
+
+
+async def unknown_button(update: Update, context: BotContext) -> None:
+    """Any callback data no handler claimed (stale or foreign): a short alert."""
+    query = update.callback_query
+    if query is not None:
+        await query.answer(t(context.lang, "error.stale_button"), show_alert=True)

@@ -1,0 +1,88 @@
+"""The community-forecast chart: distribution with the medians marked, and the daily trend.
+
+Drawn with matplotlib's object API on the Agg backend (no pyplot global state, no display),
+so it can run in a worker thread. Output: PNG bytes.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.dates import DateFormatter
+from matplotlib.figure import Figure
+
+from bot.services.results import ResultsSnapshot
+
+BUCKET_LABELS = (
+    "1–10",
+    "11–20",
+    "21–30",
+    "31–40",
+    "41–50",
+    "51–60",
+    "61–70",
+    "71–80",
+    "81–90",
+    "91–99",
+)
+
+
+@dataclass(frozen=True)
+class ChartLabels:
+    """Texts drawn on the chart, already in the reader's language."""
+
+    title: str
+    distribution: str
+    probability_axis: str
+    readers_axis: str
+    median: str
+    weighted_median: str
+    trend: str
+    trend_empty: str
+    date_format: str = "%d.%m"
+
+
+def render_chart(snapshot: ResultsSnapshot, labels: ChartLabels) -> bytes:
+    """PNG of the distribution (ten buckets, medians as vertical lines) and the trend.
+
+    Raises ValueError when the snapshot has no forecasts (there is nothing to draw).
+    """
+    agg = snapshot.aggregate
+    if agg is None:
+        raise ValueError("no forecasts to chart")
+    figure = Figure(figsize=(8, 6.4), dpi=100, layout="constrained")
+    FigureCanvasAgg(figure)
+    top, bottom = figure.subplots(2, 1, height_ratios=(3, 2))
+    centres = [10 * i + 5.5 for i in range(10)]
+    top.bar(centres, agg.buckets, width=9, color="#4C78A8")
+    top.axvline(agg.median, color="#E45756", linewidth=2, label=f"{labels.median}")
+    top.axvline(
+        agg.weighted_median,
+        color="#F58518",
+        linewidth=2,
+        linestyle="--",
+        label=labels.weighted_median,
+    )
+    top.set_xlim(0, 100)
+    top.set_xticks(centres, BUCKET_LABELS, fontsize=8)
+    top.set_xlabel(labels.probability_axis)
+    top.set_ylabel(labels.readers_axis)
+    top.set_title(labels.distribution)
+    top.legend(loc="upper left")
+    top.yaxis.get_major_locator().set_params(integer=True)
+    if snapshot.trend:
+        days = [d for d, _ in snapshot.trend]
+        bottom.plot(days, [m for _, m in snapshot.trend], marker="o", color="#54A24B")
+        if len(days) <= 10:  # one tick a day; the auto locator would repeat a day's label
+            bottom.set_xticks(days)
+        bottom.xaxis.set_major_formatter(DateFormatter(labels.date_format))
+    else:
+        bottom.text(0.5, 0.5, labels.trend_empty, ha="center", va="center")
+    bottom.set_ylim(0, 100)
+    bottom.set_title(labels.trend)
+    figure.suptitle(labels.title)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()

@@ -1,0 +1,184 @@
+"""The seed dataset (`data/*.toml`): parsing and validation into plain dataclasses.
+
+Source of the figures: the report of Beijing mayor Yin Yong to the annual session of the
+Beijing Municipal People's Congress, as published by PRC.TODAY (see `data/beijing_ai.toml`).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+UNITS = ("models", "companies", "bn_yuan", "trn_yuan", "percent")
+QUALIFIERS = ("exact", "more_than", "above")
+TOPICS = ("models", "companies", "industry", "targets")
+DEFAULT_DATASET = Path(__file__).resolve().parents[2] / "data" / "beijing_ai.toml"
+
+
+class DatasetError(ValueError):
+    """The dataset file is unreadable or an entry is invalid; the message says where."""
+
+
+@dataclass(frozen=True)
+class SourceEntry:
+    """Where figures come from."""
+
+    key: str
+    publisher: str
+    title_ru: str
+    title_en: str
+    url: str | None = None
+    published: str | None = None
+
+
+@dataclass(frozen=True)
+class StatEntry:
+    """One figure: `value` in `unit` (percent values are in percent, not fractions)."""
+
+    key: str
+    topic: str
+    headline: bool
+    value: float
+    qualifier: str
+    unit: str
+    label_ru: str
+    label_en: str
+    period_ru: str
+    period_en: str
+    source: str
+    as_of: str
+    comparison_ru: str | None = None
+    comparison_en: str | None = None
+    note_ru: str | None = None
+    note_en: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A flagship model with the names readers may type for it."""
+
+    slug: str
+    name: str
+    maker: str
+    description_ru: str
+    description_en: str
+    source: str
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FactEntry:
+    """A qualitative fact (pilot sectors, ecosystem) in both languages."""
+
+    topic: str
+    key: str
+    text_ru: str
+    text_en: str
+    source: str
+
+
+@dataclass(frozen=True)
+class QuestionEntry:
+    """A forecasting question; times are aware UTC datetimes."""
+
+    slug: str
+    text_ru: str
+    text_en: str
+    criteria_ru: str
+    criteria_en: str
+    opened_at: datetime
+    closes_at: datetime
+    resolve_by: datetime
+    default: bool = False
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Everything in one dataset file."""
+
+    name: str
+    version: int
+    sources: tuple[SourceEntry, ...]
+    stats: tuple[StatEntry, ...]
+    models: tuple[ModelEntry, ...]
+    facts: tuple[FactEntry, ...]
+    questions: tuple[QuestionEntry, ...] = field(default=())
+
+
+def normalize_alias(text: str) -> str:
+    """The form aliases are matched in: case-folded, inner spaces collapsed."""
+    return " ".join(text.casefold().split())
+
+
+def _build(cls: type, raw: dict[str, Any], where: str) -> Any:
+    try:
+        return cls(**raw)
+    except TypeError as exc:
+        raise DatasetError(f"{where}: {exc}") from None
+
+
+def _stat(raw: dict[str, Any], where: str, sources: set[str]) -> StatEntry:
+    entry: StatEntry = _build(StatEntry, raw, where)
+    if entry.unit not in UNITS:
+        raise DatasetError(f"{where}: unit must be one of {', '.join(UNITS)}")
+    if entry.qualifier not in QUALIFIERS:
+        raise DatasetError(f"{where}: qualifier must be one of {', '.join(QUALIFIERS)}")
+    if entry.topic not in TOPICS:
+        raise DatasetError(f"{where}: topic must be one of {', '.join(TOPICS)}")
+    if not isinstance(entry.value, int | float) or isinstance(entry.value, bool):
+        raise DatasetError(f"{where}: value must be a number")
+    if entry.source not in sources:
+        raise DatasetError(f"{where}: unknown source {entry.source!r}")
+    return entry
+
+
+def _question(raw: dict[str, Any], where: str) -> QuestionEntry:
+    raw = dict(raw)
+    for name in ("opened_at", "closes_at", "resolve_by"):
+        try:
+            raw[name] = datetime.fromisoformat(str(raw[name]))
+        except (KeyError, ValueError):
+            raise DatasetError(f"{where}: {name} must be an ISO 8601 time with offset") from None
+        if raw[name].tzinfo is None:
+            raise DatasetError(f"{where}: {name} needs a UTC offset, e.g. +00:00")
+    return _build(QuestionEntry, raw, where)
+
+
+def parse_dataset(raw: dict[str, Any]) -> Dataset:
+    """Validate a parsed TOML document; raises DatasetError naming the bad entry."""
+    sources = tuple(
+        _build(SourceEntry, s, f"sources[{i}]") for i, s in enumerate(raw.get("sources", []))
+    )
+    keys = {s.key for s in sources}
+    stats = tuple(_stat(s, f"stats[{i}]", keys) for i, s in enumerate(raw.get("stats", [])))
+    models = tuple(
+        _build(ModelEntry, {**m, "aliases": tuple(m.get("aliases", ()))}, f"models[{i}]")
+        for i, m in enumerate(raw.get("models", []))
+    )
+    facts = tuple(_build(FactEntry, f, f"facts[{i}]") for i, f in enumerate(raw.get("facts", [])))
+    questions = tuple(
+        _question(q, f"questions[{i}]") for i, q in enumerate(raw.get("questions", []))
+    )
+    if len({s.key for s in stats}) != len(stats):
+        raise DatasetError("stats: keys must be unique")
+    try:
+        return Dataset(
+            str(raw["name"]), int(raw["version"]), sources, stats, models, facts, questions
+        )
+    except KeyError as exc:
+        raise DatasetError(f"missing top-level field {exc}") from None
+
+
+def load_dataset(path: Path = DEFAULT_DATASET) -> Dataset:
+    """Read and validate a dataset file; raises DatasetError with a one-line reason."""
+    try:
+        with path.open("rb") as fp:
+            raw = tomllib.load(fp)
+    except OSError as exc:
+        raise DatasetError(f"cannot read {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise DatasetError(f"{path} is not valid TOML: {exc}") from None
+    return parse_dataset(raw)

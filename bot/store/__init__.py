@@ -1,0 +1,49 @@
+"""The SQLite store: every SQL statement of the bot lives in this package.
+
+`Store.open(path)` connects, migrates and hands out one repository per concern. Nothing here
+knows about Telegram.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiosqlite
+
+from bot.store.admin import AdminRepo
+from bot.store.db import SchemaTooNewError, connect, migrate
+from bot.store.forecasts import ForecastsRepo, QuestionsRepo
+from bot.store.stats import StatsRepo
+from bot.store.users import UsersRepo
+
+__all__ = ["SchemaTooNewError", "Store"]
+
+
+class Store:
+    """One connection and its repositories: stats, users, questions, forecasts."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self.conn = conn
+        self.stats = StatsRepo(conn)
+        self.users = UsersRepo(conn)
+        self.questions = QuestionsRepo(conn)
+        self.forecasts = ForecastsRepo(conn)
+        self.admin = AdminRepo(conn)
+
+    @classmethod
+    async def open(cls, path: Path) -> Store:
+        """Connect to `path` and apply pending migrations.
+
+        Raises SchemaTooNewError when the file was written by a newer bot.
+        """
+        conn = await connect(path)
+        try:
+            await migrate(conn)
+        except BaseException:
+            await conn.close()
+            raise
+        return cls(conn)
+
+    async def close(self) -> None:
+        """Close the connection (checkpointing the WAL)."""
+        await self.conn.close()

@@ -1,0 +1,368 @@
+"""Questions, readers' forecasts with their history, and pending multi-step inputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import date, datetime
+
+import aiosqlite
+
+from bot.services.dataset import QuestionEntry
+from bot.store.db import to_iso, transaction, utcnow
+
+
+@dataclass(frozen=True)
+class Question:
+    """A forecasting question. Times are ISO 8601 UTC text; `version` grows on every write
+    to its forecasts (results and charts are cached per version)."""
+
+    id: int
+    slug: str
+    text_ru: str
+    text_en: str
+    criteria_ru: str
+    criteria_en: str
+    opened_at: str
+    closes_at: str
+    resolve_by: str
+    status: str
+    resolution: str | None
+    resolved_at: str | None
+    is_default: int
+    version: int
+    created_at: str
+
+    def text(self, lang: str) -> str:
+        """The question in `lang`."""
+        return self.text_ru if lang == "ru" else self.text_en
+
+    def criteria(self, lang: str) -> str:
+        """The resolution criteria in `lang`."""
+        return self.criteria_ru if lang == "ru" else self.criteria_en
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """A reader's current forecast: `probability` in whole percent (1..99) that the
+    question resolves yes. A withdrawn forecast (withdrawn=1) no longer counts."""
+
+    id: int
+    question_id: int
+    user_id: int
+    probability: int
+    reason: str
+    language: str
+    created_at: str
+    updated_at: str
+    revisions: int
+    withdrawn: int
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One change of a forecast: action is set, reason or withdraw; probabilities in %."""
+
+    id: int
+    question_id: int
+    user_id: int
+    action: str
+    old_probability: int | None
+    new_probability: int | None
+    reason: str
+    at: str
+
+
+@dataclass(frozen=True)
+class PendingStep:
+    """A multi-step input the bot waits for (kind: "exact" or "reason"), kept in SQLite so
+    that it survives a restart."""
+
+    user_id: int
+    chat_id: int
+    kind: str
+    question_id: int
+    prompt_message_id: int | None
+    payload: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Reason:
+    """A recent reason for /results; `name` is set only for readers who agreed to be named."""
+
+    probability: int
+    reason: str
+    name: str | None
+    updated_at: str
+
+
+def _cols(cls: type, prefix: str = "") -> str:
+    return ", ".join(prefix + f.name for f in fields(cls))
+
+
+class QuestionsRepo:
+    """Reads and writes of questions."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def _one(self, where: str, params: tuple[object, ...]) -> Question | None:
+        async with self._conn.execute(
+            f"SELECT {_cols(Question)} FROM questions WHERE {where}", params
+        ) as cur:
+            row = await cur.fetchone()
+        return Question(*row) if row else None
+
+    async def default(self) -> Question | None:
+        """The default question, or None when there is none."""
+        return await self._one("is_default = 1", ())
+
+    async def get(self, question_id: int) -> Question | None:
+        """A question by id."""
+        return await self._one("id = ?", (question_id,))
+
+    async def by_slug(self, slug: str) -> Question | None:
+        """A question by slug (exact)."""
+        return await self._one("slug = ?", (slug,))
+
+    async def all(self) -> list[Question]:
+        """Every question, newest first."""
+        async with self._conn.execute(
+            f"SELECT {_cols(Question)} FROM questions ORDER BY id DESC"
+        ) as cur:
+            return [Question(*row) for row in await cur.fetchall()]
+
+    async def create(self, entry: QuestionEntry) -> Question:
+        """Insert a question; it becomes the default when asked or when none exists.
+
+        Raises aiosqlite.IntegrityError when the slug is taken.
+        """
+        async with transaction(self._conn):
+            has_default = await self._one("is_default = 1", ()) is not None
+            make_default = entry.default or not has_default
+            if make_default and has_default:
+                await self._conn.execute("UPDATE questions SET is_default = 0")
+            await self._conn.execute(
+                "INSERT INTO questions (slug, text_ru, text_en, criteria_ru, criteria_en,"
+                " opened_at, closes_at, resolve_by, is_default, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    entry.slug, entry.text_ru, entry.text_en, entry.criteria_ru,
+                    entry.criteria_en, to_iso(entry.opened_at), to_iso(entry.closes_at),
+                    to_iso(entry.resolve_by), int(make_default), utcnow(),
+                ),
+            )  # fmt: skip
+        question = await self.by_slug(entry.slug)
+        assert question is not None
+        return question
+
+    async def seed(self, entries: tuple[QuestionEntry, ...]) -> list[str]:
+        """Create the dataset's questions whose slug is new; returns the slugs created.
+
+        Existing questions are never changed by seeding (admins own them after creation).
+        """
+        created = []
+        for entry in entries:
+            if await self.by_slug(entry.slug) is None:
+                await self.create(entry)
+                created.append(entry.slug)
+        return created
+
+
+class ForecastsRepo:
+    """Reads and writes of forecasts, their history, aggregates' inputs and pending steps."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def current(self, question_id: int, user_id: int) -> Forecast | None:
+        """The reader's forecast (withdrawn ones included, see `withdrawn`), or None."""
+        async with self._conn.execute(
+            f"SELECT {_cols(Forecast)} FROM forecasts WHERE question_id = ? AND user_id = ?",
+            (question_id, user_id),
+        ) as cur:
+            row = await cur.fetchone()
+        return Forecast(*row) if row else None
+
+    async def set(
+        self,
+        question_id: int,
+        user_id: int,
+        probability: int,
+        *,
+        language: str,
+        reason: str | None = None,
+        at: datetime | None = None,
+    ) -> tuple[Forecast, Forecast | None]:
+        """Record a probability (1..99 %) as the reader's current forecast.
+
+        `reason=None` keeps the reader's earlier reason. A withdrawn forecast comes back.
+        Every call adds a history entry. Returns (new, previous-or-None).
+        Raises ValueError when the probability is outside 1..99.
+        """
+        if not 1 <= probability <= 99:
+            raise ValueError("probability must be 1..99 percent")
+        now = to_iso(at) if at else utcnow()
+        old = await self.current(question_id, user_id)
+        new_reason = reason if reason is not None else (old.reason if old else "")
+        async with transaction(self._conn):
+            await self._conn.execute(
+                "INSERT INTO forecasts (question_id, user_id, probability, reason, language,"
+                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (question_id, user_id) DO UPDATE SET"
+                " probability = excluded.probability, reason = excluded.reason,"
+                " language = excluded.language, updated_at = excluded.updated_at,"
+                " revisions = forecasts.revisions + 1, withdrawn = 0",
+                (question_id, user_id, probability, new_reason, language, now, now),
+            )
+            old_p = old.probability if old and not old.withdrawn else None
+            await self._history(question_id, user_id, "set", old_p, probability, new_reason, now)
+        new = await self.current(question_id, user_id)
+        assert new is not None
+        return new, old
+
+    async def set_reason(self, question_id: int, user_id: int, reason: str) -> Forecast | None:
+        """Replace the reason of the reader's standing forecast; None if there is none."""
+        old = await self.current(question_id, user_id)
+        if old is None or old.withdrawn:
+            return None
+        now = utcnow()
+        async with transaction(self._conn):
+            await self._conn.execute(
+                "UPDATE forecasts SET reason = ?, updated_at = ?, revisions = revisions + 1"
+                " WHERE id = ?",
+                (reason, now, old.id),
+            )
+            p = old.probability
+            await self._history(question_id, user_id, "reason", p, p, reason, now)
+        return await self.current(question_id, user_id)
+
+    async def withdraw(self, question_id: int, user_id: int) -> Forecast | None:
+        """Withdraw the standing forecast (kept in history); returns it, or None if none."""
+        old = await self.current(question_id, user_id)
+        if old is None or old.withdrawn:
+            return None
+        now = utcnow()
+        async with transaction(self._conn):
+            await self._conn.execute(
+                "UPDATE forecasts SET withdrawn = 1, updated_at = ? WHERE id = ?", (now, old.id)
+            )
+            await self._history(
+                question_id, user_id, "withdraw", old.probability, None, old.reason, now
+            )
+        return old
+
+    async def _history(
+        self,
+        question_id: int,
+        user_id: int,
+        action: str,
+        old: int | None,
+        new: int | None,
+        reason: str,
+        at: str,
+    ) -> None:
+        await self._conn.execute(
+            "INSERT INTO forecast_history (question_id, user_id, action, old_probability,"
+            " new_probability, reason, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (question_id, user_id, action, old, new, reason, at),
+        )
+        # results and charts are cached per question version
+        await self._conn.execute(
+            "UPDATE questions SET version = version + 1 WHERE id = ?", (question_id,)
+        )
+
+    async def history(self, question_id: int, user_id: int) -> list[HistoryEntry]:
+        """Every change of the reader's forecast, oldest first."""
+        async with self._conn.execute(
+            f"SELECT {_cols(HistoryEntry)} FROM forecast_history"
+            " WHERE question_id = ? AND user_id = ? ORDER BY at, id",
+            (question_id, user_id),
+        ) as cur:
+            return [HistoryEntry(*row) for row in await cur.fetchall()]
+
+    async def count(self, question_id: int) -> int:
+        """How many readers have a standing (not withdrawn) forecast."""
+        async with self._conn.execute(
+            "SELECT COUNT(*) FROM forecasts WHERE question_id = ? AND withdrawn = 0",
+            (question_id,),
+        ) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def histogram(self, question_id: int) -> dict[int, int]:
+        """Standing forecasts as {probability %: count}; reads only the covering index."""
+        async with self._conn.execute(
+            "SELECT probability, COUNT(*) FROM forecasts WHERE question_id = ? AND withdrawn = 0"
+            " GROUP BY probability",
+            (question_id,),
+        ) as cur:
+            return {int(p): int(n) for p, n in await cur.fetchall()}
+
+    async def newest(self, question_id: int, limit: int) -> list[int]:
+        """The probabilities of the `limit` most recently updated standing forecasts,
+        newest first (input of the recency-weighted median)."""
+        async with self._conn.execute(
+            "SELECT probability FROM forecasts WHERE question_id = ? AND withdrawn = 0"
+            " ORDER BY updated_at DESC LIMIT ?",
+            (question_id, limit),
+        ) as cur:
+            return [int(row[0]) for row in await cur.fetchall()]
+
+    async def day_histograms(self, question_id: int, since: date) -> dict[date, dict[int, int]]:
+        """Probabilities submitted per UTC day since `since`: {day: {probability: count}}."""
+        result: dict[date, dict[int, int]] = {}
+        async with self._conn.execute(
+            "SELECT substr(at, 1, 10), new_probability, COUNT(*) FROM forecast_history"
+            " WHERE question_id = ? AND action = 'set' AND at >= ? GROUP BY 1, 2",
+            (question_id, since.isoformat()),
+        ) as cur:
+            for day, p, n in await cur.fetchall():
+                result.setdefault(date.fromisoformat(day), {})[int(p)] = int(n)
+        return result
+
+    async def recent_reasons(self, question_id: int, limit: int = 5) -> list[Reason]:
+        """The newest non-empty reasons of standing forecasts, with the reader's first name
+        only when they agreed to be named."""
+        async with self._conn.execute(
+            "SELECT f.probability, f.reason,"
+            " CASE WHEN u.named_consent = 1 THEN u.first_name END, f.updated_at"
+            " FROM forecasts f JOIN users u ON u.user_id = f.user_id"
+            " WHERE f.question_id = ? AND f.withdrawn = 0 AND f.reason != ''"
+            " ORDER BY f.updated_at DESC LIMIT ?",
+            (question_id, limit),
+        ) as cur:
+            return [Reason(*row) for row in await cur.fetchall()]
+
+    async def set_pending(
+        self,
+        user_id: int,
+        chat_id: int,
+        kind: str,
+        question_id: int,
+        prompt_message_id: int | None = None,
+        payload: str = "",
+    ) -> None:
+        """Remember that the bot waits for this reader's next input in this chat."""
+        await self._conn.execute(
+            "INSERT OR REPLACE INTO pending_steps (user_id, chat_id, kind, question_id,"
+            " prompt_message_id, payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (user_id, chat_id, kind, question_id, prompt_message_id, payload, utcnow()),
+        )
+        await self._conn.commit()
+
+    async def pending(self, user_id: int, chat_id: int) -> PendingStep | None:
+        """The step the bot waits for from this reader in this chat, or None."""
+        async with self._conn.execute(
+            f"SELECT {_cols(PendingStep)} FROM pending_steps WHERE user_id = ? AND chat_id = ?",
+            (user_id, chat_id),
+        ) as cur:
+            row = await cur.fetchone()
+        return PendingStep(*row) if row else None
+
+    async def clear_pending(self, user_id: int, chat_id: int) -> None:
+        """Forget the pending step of this reader in this chat."""
+        await self._conn.execute(
+            "DELETE FROM pending_steps WHERE user_id = ? AND chat_id = ?", (user_id, chat_id)
+        )
+        await self._conn.commit()

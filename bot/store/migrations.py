@@ -1,0 +1,171 @@
+"""Numbered schema migrations. Never edit a shipped step: add a new number.
+
+Portable SQL on purpose (TEXT timestamps in ISO 8601 UTC, INTEGER flags, no SQLite-only
+types) so that a PostgreSQL store can follow with the same steps.
+"""
+
+MIGRATIONS: dict[int, str] = {
+    1: """
+CREATE TABLE sources (
+    key TEXT PRIMARY KEY,
+    title_ru TEXT NOT NULL,
+    title_en TEXT NOT NULL,
+    publisher TEXT NOT NULL,
+    url TEXT,
+    published TEXT
+);
+CREATE TABLE stats (
+    key TEXT PRIMARY KEY,
+    topic TEXT NOT NULL,
+    sort_order INTEGER NOT NULL,
+    headline INTEGER NOT NULL DEFAULT 0,
+    value REAL NOT NULL,
+    qualifier TEXT NOT NULL DEFAULT 'exact',
+    unit TEXT NOT NULL,
+    label_ru TEXT NOT NULL,
+    label_en TEXT NOT NULL,
+    period_ru TEXT NOT NULL,
+    period_en TEXT NOT NULL,
+    comparison_ru TEXT,
+    comparison_en TEXT,
+    note_ru TEXT,
+    note_en TEXT,
+    source_key TEXT NOT NULL REFERENCES sources(key),
+    as_of TEXT NOT NULL,
+    edited INTEGER NOT NULL DEFAULT 0,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE stat_history (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL REFERENCES stats(key),
+    old_value REAL,
+    new_value REAL NOT NULL,
+    old_period_en TEXT,
+    new_period_en TEXT,
+    changed_by INTEGER,
+    via TEXT NOT NULL,
+    changed_at TEXT NOT NULL
+);
+CREATE INDEX stat_history_key ON stat_history(key, changed_at);
+CREATE TABLE facts (
+    topic TEXT NOT NULL,
+    key TEXT NOT NULL,
+    sort_order INTEGER NOT NULL,
+    text_ru TEXT NOT NULL,
+    text_en TEXT NOT NULL,
+    source_key TEXT NOT NULL REFERENCES sources(key),
+    PRIMARY KEY (topic, key)
+);
+CREATE TABLE models (
+    slug TEXT PRIMARY KEY,
+    sort_order INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    maker TEXT NOT NULL,
+    description_ru TEXT NOT NULL,
+    description_en TEXT NOT NULL,
+    source_key TEXT NOT NULL REFERENCES sources(key)
+);
+CREATE TABLE model_aliases (
+    alias TEXT PRIMARY KEY,
+    slug TEXT NOT NULL REFERENCES models(slug) ON DELETE CASCADE
+);
+CREATE TABLE dataset (
+    name TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    loaded_at TEXT NOT NULL
+);
+CREATE TABLE users (
+    user_id INTEGER PRIMARY KEY,
+    username TEXT,
+    first_name TEXT NOT NULL DEFAULT '',
+    tg_language TEXT,
+    language TEXT,
+    named_consent INTEGER,
+    started INTEGER NOT NULL DEFAULT 0,
+    blocked INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+""",
+    2: """
+CREATE TABLE questions (
+    id INTEGER PRIMARY KEY,
+    slug TEXT NOT NULL UNIQUE,
+    text_ru TEXT NOT NULL,
+    text_en TEXT NOT NULL,
+    criteria_ru TEXT NOT NULL,
+    criteria_en TEXT NOT NULL,
+    opened_at TEXT NOT NULL,
+    closes_at TEXT NOT NULL,
+    resolve_by TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed', 'resolved')),
+    resolution TEXT CHECK (resolution IN ('yes', 'no', 'annulled')),
+    resolved_at TEXT,
+    is_default INTEGER NOT NULL DEFAULT 0,
+    version INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL
+);
+CREATE UNIQUE INDEX questions_one_default ON questions(is_default) WHERE is_default = 1;
+CREATE TABLE forecasts (
+    id INTEGER PRIMARY KEY,
+    question_id INTEGER NOT NULL REFERENCES questions(id) ON DELETE CASCADE,
+    user_id INTEGER NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
+    probability INTEGER NOT NULL CHECK (probability BETWEEN 1 AND 99),
+    reason TEXT NOT NULL DEFAULT '',
+    language TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    revisions INTEGER NOT NULL DEFAULT 1,
+    withdrawn INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (question_id, user_id)
+);
+-- covering indexes: the histogram (GROUP BY probability) and the newest-first scan for the
+-- recency-weighted median both read only the index, which keeps /results fast at 1M rows
+CREATE INDEX forecasts_hist ON forecasts(question_id, withdrawn, probability);
+CREATE INDEX forecasts_recent ON forecasts(question_id, withdrawn, updated_at, probability);
+CREATE TABLE forecast_history (
+    id INTEGER PRIMARY KEY,
+    question_id INTEGER NOT NULL REFERENCES questions(id) ON DELETE CASCADE,
+    user_id INTEGER NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
+    action TEXT NOT NULL CHECK (action IN ('set', 'reason', 'withdraw')),
+    old_probability INTEGER,
+    new_probability INTEGER,
+    reason TEXT NOT NULL DEFAULT '',
+    at TEXT NOT NULL
+);
+CREATE INDEX forecast_history_user ON forecast_history(question_id, user_id, at);
+CREATE INDEX forecast_history_day ON forecast_history(question_id, action, at, new_probability);
+CREATE TABLE pending_steps (
+    user_id INTEGER NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
+    chat_id INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    question_id INTEGER NOT NULL REFERENCES questions(id) ON DELETE CASCADE,
+    prompt_message_id INTEGER,
+    payload TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (user_id, chat_id)
+);
+""",
+    3: """
+-- admin: Brier scores of resolved questions, and unfinished /newquestion drafts
+CREATE TABLE scores (
+    question_id INTEGER NOT NULL REFERENCES questions(id) ON DELETE CASCADE,
+    user_id INTEGER NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
+    final_probability INTEGER,
+    final_brier REAL,
+    averaged_brier REAL,
+    scored_at TEXT NOT NULL,
+    PRIMARY KEY (question_id, user_id)
+);
+CREATE INDEX scores_rank ON scores(question_id, averaged_brier, final_brier);
+CREATE TABLE question_drafts (
+    user_id INTEGER NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
+    chat_id INTEGER NOT NULL,
+    step TEXT NOT NULL,
+    payload TEXT NOT NULL DEFAULT '{}',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (user_id, chat_id)
+);
+""",
+}

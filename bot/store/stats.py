@@ -1,0 +1,320 @@
+"""Statistics, sources, facts and models: reads for the commands, seeding, and upkeep."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import aiosqlite
+
+from bot.services.dataset import Dataset, StatEntry, normalize_alias
+from bot.store.db import transaction, utcnow
+
+
+@dataclass(frozen=True)
+class Source:
+    """A source of figures (publisher, titles in both languages)."""
+
+    key: str
+    title_ru: str
+    title_en: str
+    publisher: str
+    url: str | None
+    published: str | None
+
+    def title(self, lang: str) -> str:
+        """The title in `lang` ("ru" or "en")."""
+        return self.title_ru if lang == "ru" else self.title_en
+
+
+@dataclass(frozen=True)
+class Stat:
+    """One figure as stored: `value` in `unit` (percent values are percent, e.g. 25.3)."""
+
+    key: str
+    topic: str
+    sort_order: int
+    headline: int
+    value: float
+    qualifier: str
+    unit: str
+    label_ru: str
+    label_en: str
+    period_ru: str
+    period_en: str
+    comparison_ru: str | None
+    comparison_en: str | None
+    note_ru: str | None
+    note_en: str | None
+    source_key: str
+    as_of: str
+    edited: int
+    updated_at: str
+
+    def text(self, name: str, lang: str) -> str | None:
+        """The localized field `name` (label, period, comparison, note) in `lang`."""
+        value: str | None = getattr(self, f"{name}_{'ru' if lang == 'ru' else 'en'}")
+        return value
+
+
+@dataclass(frozen=True)
+class Fact:
+    """A qualitative fact of a topic."""
+
+    topic: str
+    key: str
+    sort_order: int
+    text_ru: str
+    text_en: str
+    source_key: str
+
+    def text(self, lang: str) -> str:
+        """The fact in `lang`."""
+        return self.text_ru if lang == "ru" else self.text_en
+
+
+@dataclass(frozen=True)
+class Model:
+    """A flagship model and its maker."""
+
+    slug: str
+    sort_order: int
+    name: str
+    maker: str
+    description_ru: str
+    description_en: str
+    source_key: str
+
+    def description(self, lang: str) -> str:
+        """The description in `lang`."""
+        return self.description_ru if lang == "ru" else self.description_en
+
+
+@dataclass(frozen=True)
+class StatChange:
+    """One recorded change of a figure (changed_by is a Telegram user id or None)."""
+
+    key: str
+    old_value: float | None
+    new_value: float
+    old_period_en: str | None
+    new_period_en: str | None
+    changed_by: int | None
+    via: str
+    changed_at: str
+
+
+@dataclass(frozen=True)
+class SeedReport:
+    """What seeding did: keys inserted, updated, and left alone because an admin edited them."""
+
+    inserted: tuple[str, ...]
+    updated: tuple[str, ...]
+    kept_edited: tuple[str, ...]
+    dataset_version: int
+
+
+def _columns(cls: type) -> str:
+    return ", ".join(f.name for f in fields(cls))
+
+
+def _stat_params(entry: StatEntry, order: int) -> dict[str, object]:
+    return {
+        "key": entry.key,
+        "topic": entry.topic,
+        "sort_order": order,
+        "headline": int(entry.headline),
+        "value": float(entry.value),
+        "qualifier": entry.qualifier,
+        "unit": entry.unit,
+        "label_ru": entry.label_ru,
+        "label_en": entry.label_en,
+        "period_ru": entry.period_ru,
+        "period_en": entry.period_en,
+        "comparison_ru": entry.comparison_ru,
+        "comparison_en": entry.comparison_en,
+        "note_ru": entry.note_ru,
+        "note_en": entry.note_en,
+        "source_key": entry.source,
+        "as_of": entry.as_of,
+    }
+
+
+class StatsRepo:
+    """Reads and writes of the reference data; knows nothing of Telegram."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def all(self) -> list[Stat]:
+        """Every figure, in display order."""
+        sql = f"SELECT {_columns(Stat)} FROM stats ORDER BY sort_order"
+        async with self._conn.execute(sql) as cur:
+            return [Stat(*row) for row in await cur.fetchall()]
+
+    async def get(self, key: str) -> Stat | None:
+        """One figure by key, or None."""
+        sql = f"SELECT {_columns(Stat)} FROM stats WHERE key = ?"
+        async with self._conn.execute(sql, (key,)) as cur:
+            row = await cur.fetchone()
+        return Stat(*row) if row else None
+
+    async def sources(self) -> list[Source]:
+        """Every source, by key."""
+        sql = f"SELECT {_columns(Source)} FROM sources ORDER BY key"
+        async with self._conn.execute(sql) as cur:
+            return [Source(*row) for row in await cur.fetchall()]
+
+    async def facts(self, topic: str) -> list[Fact]:
+        """The facts of `topic`, in display order."""
+        sql = f"SELECT {_columns(Fact)} FROM facts WHERE topic = ? ORDER BY sort_order"
+        async with self._conn.execute(sql, (topic,)) as cur:
+            return [Fact(*row) for row in await cur.fetchall()]
+
+    async def models(self) -> list[Model]:
+        """The flagship models, in display order."""
+        sql = f"SELECT {_columns(Model)} FROM models ORDER BY sort_order"
+        async with self._conn.execute(sql) as cur:
+            return [Model(*row) for row in await cur.fetchall()]
+
+    async def find_model(self, name: str) -> Model | None:
+        """A model by slug, name or alias (case-insensitive), or None."""
+        sql = (
+            f"SELECT {_columns(Model)} FROM models WHERE slug IN "
+            "(SELECT slug FROM model_aliases WHERE alias = ?)"
+        )
+        async with self._conn.execute(sql, (normalize_alias(name),)) as cur:
+            row = await cur.fetchone()
+        return Model(*row) if row else None
+
+    async def set_value(
+        self, key: str, value: float, *, by: int | None, via: str, period_en: str | None = None
+    ) -> StatChange:
+        """Change a figure (and optionally its English period), keeping the history.
+
+        The figure is marked as edited, so later seeding leaves it alone.
+        Raises KeyError when `key` is unknown.
+        """
+        stat = await self.get(key)
+        if stat is None:
+            raise KeyError(key)
+        now = utcnow()
+        new_period = period_en if period_en is not None else stat.period_en
+        async with transaction(self._conn):
+            await self._conn.execute(
+                "UPDATE stats SET value = ?, period_en = ?, period_ru = CASE WHEN ? THEN ?"
+                " ELSE period_ru END, edited = 1, updated_at = ? WHERE key = ?",
+                (value, new_period, period_en is not None, period_en, now, key),
+            )
+            change = StatChange(key, stat.value, value, stat.period_en, new_period, by, via, now)
+            await self._insert_change(change)
+        return change
+
+    async def history(self, key: str, limit: int = 20) -> list[StatChange]:
+        """The latest changes of a figure, newest first."""
+        sql = (
+            f"SELECT {_columns(StatChange)} FROM stat_history WHERE key = ?"
+            " ORDER BY changed_at DESC, id DESC LIMIT ?"
+        )
+        async with self._conn.execute(sql, (key, limit)) as cur:
+            return [StatChange(*row) for row in await cur.fetchall()]
+
+    async def _insert_change(self, change: StatChange) -> None:
+        await self._conn.execute(
+            f"INSERT INTO stat_history ({_columns(StatChange)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            tuple(getattr(change, f.name) for f in fields(StatChange)),
+        )
+
+    async def seed(self, dataset: Dataset, *, via: str = "seed") -> SeedReport:
+        """Load a dataset idempotently in one transaction.
+
+        Inserts new figures, updates figures that nobody edited, and never overwrites a
+        figure changed later through /setstat (`edited`); sources, facts and models are
+        upserted. Returns what changed.
+        """
+        inserted: list[str] = []
+        updated: list[str] = []
+        kept: list[str] = []
+        async with transaction(self._conn):
+            await self._seed_reference(dataset)
+            for order, entry in enumerate(dataset.stats):
+                params = _stat_params(entry, order)
+                current = await self.get(entry.key)
+                if current is not None and current.edited:
+                    kept.append(entry.key)
+                    continue
+                if current is not None and all(
+                    getattr(current, k) == v for k, v in params.items()
+                ):
+                    continue
+                await self._upsert_stat(params)
+                (updated if current else inserted).append(entry.key)
+                if current is None or current.value != float(entry.value):
+                    old_value, old_period = (
+                        (current.value, current.period_en) if current else (None, None)
+                    )
+                    await self._insert_change(
+                        StatChange(
+                            entry.key, old_value, float(entry.value), old_period,
+                            entry.period_en, None, via, utcnow(),
+                        )
+                    )  # fmt: skip
+            await self._conn.execute(
+                "INSERT INTO dataset (name, version, loaded_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET version = excluded.version,"
+                " loaded_at = excluded.loaded_at",
+                (dataset.name, dataset.version, utcnow()),
+            )
+        return SeedReport(tuple(inserted), tuple(updated), tuple(kept), dataset.version)
+
+    async def _upsert_stat(self, params: dict[str, object]) -> None:
+        names = [*params, "updated_at"]
+        values = [*params.values(), utcnow()]
+        updates = ", ".join(f"{n} = excluded.{n}" for n in names if n != "key")
+        await self._conn.execute(
+            f"INSERT INTO stats ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+            f" ON CONFLICT (key) DO UPDATE SET {updates}",
+            values,
+        )
+
+    async def _seed_reference(self, dataset: Dataset) -> None:
+        for s in dataset.sources:
+            await self._conn.execute(
+                "INSERT INTO sources (key, title_ru, title_en, publisher, url, published)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET"
+                " title_ru = excluded.title_ru, title_en = excluded.title_en,"
+                " publisher = excluded.publisher, url = excluded.url,"
+                " published = excluded.published",
+                (s.key, s.title_ru, s.title_en, s.publisher, s.url, s.published),
+            )
+        for order, f in enumerate(dataset.facts):
+            await self._conn.execute(
+                "INSERT INTO facts (topic, key, sort_order, text_ru, text_en, source_key)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (topic, key) DO UPDATE SET"
+                " sort_order = excluded.sort_order, text_ru = excluded.text_ru,"
+                " text_en = excluded.text_en, source_key = excluded.source_key",
+                (f.topic, f.key, order, f.text_ru, f.text_en, f.source),
+            )
+        for order, m in enumerate(dataset.models):
+            await self._conn.execute(
+                "INSERT INTO models (slug, sort_order, name, maker, description_ru,"
+                " description_en, source_key) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (slug) DO UPDATE SET sort_order = excluded.sort_order,"
+                " name = excluded.name, maker = excluded.maker,"
+                " description_ru = excluded.description_ru,"
+                " description_en = excluded.description_en, source_key = excluded.source_key",
+                (m.slug, order, m.name, m.maker, m.description_ru, m.description_en, m.source),
+            )
+            await self._conn.execute("DELETE FROM model_aliases WHERE slug = ?", (m.slug,))
+            aliases = {normalize_alias(a) for a in (m.slug, m.name, *m.aliases)}
+            await self._conn.executemany(
+                "INSERT OR REPLACE INTO model_aliases (alias, slug) VALUES (?, ?)",
+                [(a, m.slug) for a in sorted(aliases)],
+            )
+
+    async def dataset_version(self, name: str) -> int:
+        """The version of dataset `name` last loaded, 0 if never."""
+        async with self._conn.execute(
+            "SELECT version FROM dataset WHERE name = ?", (name,)
+        ) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0

@@ -1,0 +1,298 @@
+"""Messages and keyboards of the forecast flow and /results, in the reader's language."""
+
+from __future__ import annotations
+
+from datetime import date
+from html import escape
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.handlers.callbacks import pack
+from bot.services.chart import ChartLabels
+from bot.services.results import ResultsSnapshot
+from bot.store.db import from_iso
+from bot.store.forecasts import Forecast, HistoryEntry, Question
+from bot.texts import day, moment, number, percent, t, tn
+
+# One-tap probabilities (percent) and their catalog labels.
+PRESETS = ((5, "almost_no"), (25, "unlikely"), (50, "tossup"), (75, "likely"), (95, "almost_yes"))
+BAR_WIDTH = 12
+
+
+def verbal(probability: int, lang: str) -> str:
+    """The words for a probability (%): the label of the nearest preset."""
+    _, key = min(PRESETS, key=lambda preset: abs(preset[0] - probability))
+    return t(lang, f"forecast.label.{key}")
+
+
+def pct(value: float, lang: str) -> str:
+    """A probability in percent, rounded to one decimal for display."""
+    return percent(round(value, 1), lang)
+
+
+def question_block(question: Question, lang: str) -> str:
+    """The question, its resolution criteria and dates."""
+    return t(
+        lang,
+        "forecast.question",
+        question=escape(question.text(lang)),
+        criteria=escape(question.criteria(lang)),
+        closes=day(from_iso(question.closes_at).date(), lang),
+        resolve_by=day(from_iso(question.resolve_by).date(), lang),
+    )
+
+
+def forecast_card(question: Question, current: Forecast | None, lang: str) -> str:
+    """/forecast: the question, the reader's standing forecast if any, and what to tap."""
+    parts = [question_block(question, lang)]
+    if current and not current.withdrawn:
+        parts.append(your_forecast(current, lang))
+    parts.append(t(lang, "forecast.tap"))
+    return "\n\n".join(parts)
+
+
+def your_forecast(forecast: Forecast, lang: str) -> str:
+    """ "Your forecast: 75 % (likely)", with the reason when there is one."""
+    text = t(
+        lang,
+        "forecast.yours",
+        probability=percent(forecast.probability, lang),
+        words=verbal(forecast.probability, lang),
+    )
+    if forecast.reason:
+        text += "\n" + t(lang, "forecast.your_reason", reason=escape(forecast.reason))
+    return text
+
+
+def forecast_keyboard(question_id: int, lang: str) -> InlineKeyboardMarkup:
+    """Labelled one-tap probabilities, then exact %, add a reason, and results."""
+    rows = [
+        [
+            InlineKeyboardButton(
+                t(
+                    lang,
+                    "forecast.button.preset",
+                    words=t(lang, f"forecast.label.{key}"),
+                    probability=percent(p, lang),
+                ),
+                callback_data=pack("fc", question_id, p),
+            )
+        ]
+        for p, key in PRESETS
+    ]
+    rows.append(
+        [
+            InlineKeyboardButton(
+                t(lang, "forecast.button.exact"), callback_data=pack("fx", question_id)
+            ),
+            InlineKeyboardButton(
+                t(lang, "forecast.button.reason"), callback_data=pack("fr", question_id)
+            ),
+        ]
+    )
+    rows.append(
+        [
+            InlineKeyboardButton(
+                t(lang, "forecast.button.results"), callback_data=pack("rs", question_id)
+            )
+        ]
+    )
+    return InlineKeyboardMarkup(rows)
+
+
+def recorded(forecast: Forecast, previous: Forecast | None, lang: str, rounded: str | None) -> str:
+    """The confirmation after a forecast was stored."""
+    text = t(
+        lang,
+        "forecast.recorded",
+        probability=percent(forecast.probability, lang),
+        words=verbal(forecast.probability, lang),
+    )
+    if previous and not previous.withdrawn and previous.probability != forecast.probability:
+        text += " " + t(lang, "forecast.was", probability=percent(previous.probability, lang))
+    if rounded:
+        text += "\n" + t(
+            lang,
+            "forecast.rounded",
+            original=escape(rounded),
+            probability=percent(forecast.probability, lang),
+        )
+    if forecast.reason:
+        text += "\n" + t(lang, "forecast.your_reason", reason=escape(forecast.reason))
+    return text
+
+
+def after_keyboard(question_id: int, has_reason: bool, lang: str) -> InlineKeyboardMarkup:
+    """Under a confirmation: add or change the reason, change the forecast, see results."""
+    reason_key = "forecast.button.change_reason" if has_reason else "forecast.button.reason"
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(t(lang, reason_key), callback_data=pack("fr", question_id))],
+            [
+                InlineKeyboardButton(
+                    t(lang, "forecast.button.change"), callback_data=pack("fo", question_id)
+                ),
+                InlineKeyboardButton(
+                    t(lang, "forecast.button.results"), callback_data=pack("rs", question_id)
+                ),
+            ],
+        ]
+    )
+
+
+def consent_keyboard(question_id: int, lang: str) -> InlineKeyboardMarkup:
+    """Ask once whether the reader's first name may appear next to their reasons."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    t(lang, "consent.yes"), callback_data=pack("fn", question_id, 1)
+                ),
+                InlineKeyboardButton(
+                    t(lang, "consent.no"), callback_data=pack("fn", question_id, 0)
+                ),
+            ]
+        ]
+    )
+
+
+def withdraw_keyboard(question_id: int, lang: str) -> InlineKeyboardMarkup:
+    """Confirm or keep, for /withdraw."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    t(lang, "withdraw.confirm"), callback_data=pack("fw", question_id, 1)
+                ),
+                InlineKeyboardButton(
+                    t(lang, "withdraw.keep"), callback_data=pack("fw", question_id, 0)
+                ),
+            ]
+        ]
+    )
+
+
+def history_text(
+    question: Question, current: Forecast | None, history: list[HistoryEntry], lang: str
+) -> str:
+    """/myforecast: the standing forecast and every change, oldest first."""
+    parts = [t(lang, "myforecast.title", question=escape(question.text(lang)))]
+    if current is None:
+        parts.append(t(lang, "myforecast.none"))
+        return "\n\n".join(parts)
+    if current.withdrawn:
+        parts.append(t(lang, "myforecast.withdrawn"))
+    else:
+        parts.append(your_forecast(current, lang))
+    lines = [t(lang, "myforecast.history")]
+    for entry in history:
+        when = moment(from_iso(entry.at), lang)
+        if entry.action == "withdraw":
+            line = t(lang, "myforecast.entry.withdraw", when=when)
+        elif entry.action == "reason":
+            line = t(lang, "myforecast.entry.reason", when=when, reason=escape(entry.reason))
+        elif entry.old_probability is None:
+            line = t(
+                lang,
+                "myforecast.entry.first",
+                when=when,
+                new=percent(entry.new_probability or 0, lang),
+            )
+        else:
+            line = t(
+                lang,
+                "myforecast.entry.change",
+                when=when,
+                old=percent(entry.old_probability, lang),
+                new=percent(entry.new_probability or 0, lang),
+            )
+        lines.append("• " + line)
+    parts.append("\n".join(lines))
+    return "\n\n".join(parts)
+
+
+def hidden_results(count: int, needed: int, lang: str) -> str:
+    """Anti-anchoring: results stay hidden until the reader forecasts or enough readers have."""
+    return tn(lang, "results.hidden", count, needed=needed)
+
+
+def results_text(question: Question, snap: ResultsSnapshot, lang: str) -> str:
+    """/results: count, medians, mean, IQR, distribution, trend and recent reasons."""
+    agg = snap.aggregate
+    head = t(lang, "results.title", question=escape(question.text(lang)))
+    if agg is None:
+        return head + "\n\n" + t(lang, "results.empty")
+    summary = t(
+        lang,
+        "results.summary",
+        forecasters=tn(lang, "results.forecasters", agg.count, n=number(agg.count, lang)),
+        median=pct(agg.median, lang),
+        weighted=pct(agg.weighted_median, lang),
+        mean=pct(agg.mean, lang),
+        q1=pct(agg.q1, lang),
+        q3=pct(agg.q3, lang),
+    )
+    parts = [head, summary, distribution(agg.buckets, lang)]
+    if snap.trend:
+        parts.append(trend_text(snap.trend, lang))
+    if snap.reasons:
+        lines = [t(lang, "results.reasons")]
+        for r in snap.reasons:
+            who = escape(r.name) if r.name else t(lang, "results.a_reader")
+            lines.append(
+                t(
+                    lang,
+                    "results.reason",
+                    reason=escape(r.reason),
+                    who=who,
+                    probability=percent(r.probability, lang),
+                )
+            )
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts)
+
+
+def distribution(buckets: tuple[int, ...], lang: str) -> str:
+    """Ten text bars, one per 10-point bucket (1–10 … 91–99 %)."""
+    top = max(buckets) or 1
+    lines = [t(lang, "results.distribution")]
+    for i, count in enumerate(buckets):
+        low, high = 10 * i + 1, min(10 * i + 10, 99)
+        bar = "█" * round(BAR_WIDTH * count / top)
+        lines.append(f"<code>{low:>2}–{high:<2}%</code> {bar} {number(count, lang)}")
+    return "\n".join(lines)
+
+
+def trend_text(trend: list[tuple[date, float]], lang: str) -> str:
+    """The median by day, the latest seven days."""
+    items = [f"{day(d, lang)}: {pct(m, lang)}" for d, m in trend[-7:]]
+    return t(lang, "results.trend") + "\n" + "\n".join(items)
+
+
+def chart_labels(question: Question, lang: str) -> ChartLabels:
+    """The chart's texts in `lang`."""
+    title = question.text(lang)
+    return ChartLabels(
+        title=title if len(title) <= 90 else title[:89] + "…",
+        distribution=t(lang, "chart.distribution"),
+        probability_axis=t(lang, "chart.probability"),
+        readers_axis=t(lang, "chart.readers"),
+        median=t(lang, "chart.median"),
+        weighted_median=t(lang, "chart.weighted_median"),
+        trend=t(lang, "chart.trend"),
+        trend_empty=t(lang, "chart.trend_empty"),
+        date_format="%d.%m" if lang == "ru" else "%b %d",
+    )
+
+
+def chart_caption(snap: ResultsSnapshot, lang: str) -> str:
+    """A short caption (well under Telegram's 1,024 characters)."""
+    agg = snap.aggregate
+    assert agg is not None
+    return t(
+        lang,
+        "chart.caption",
+        n=number(agg.count, lang),
+        median=pct(agg.median, lang),
+        weighted=pct(agg.weighted_median, lang),
+    )

@@ -1,0 +1,149 @@
+"""Cards for /stats, its drill-downs, /models and /sources, composed from stored figures.
+
+Every figure comes from the store; this module only formats it in the reader's language.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.handlers.callbacks import pack
+from bot.store.stats import Fact, Model, Source, Stat
+from bot.texts import month, number, percent, t, tn
+
+TOPICS = ("models", "companies", "industry", "targets", "ecosystem")
+
+
+def amount(stat: Stat, lang: str) -> str:
+    """The value with its unit and qualifier, e.g. "more than 2,500 companies", "25.3%"."""
+    value = int(stat.value) if float(stat.value).is_integer() else stat.value
+    if stat.unit == "percent":
+        text = percent(value, lang)
+    elif stat.unit in ("models", "companies"):
+        text = tn(lang, f"unit.{stat.unit}", int(value), value=number(value, lang))
+    else:
+        text = t(lang, f"unit.{stat.unit}", value=number(value, lang))
+    if stat.qualifier == "exact":
+        return text
+    return t(lang, f"qualifier.{stat.qualifier}", amount=text)
+
+
+def source_numbers(stats: list[Stat]) -> dict[str, int]:
+    """Footnote numbers of sources in order of first use: {source_key: 1, ...}."""
+    numbers: dict[str, int] = {}
+    for stat in stats:
+        numbers.setdefault(stat.source_key, len(numbers) + 1)
+    return numbers
+
+
+def stat_block(stat: Stat, lang: str, ref: int, sources: dict[str, Source]) -> str:
+    """One figure: label, amount, comparison, then period, as-of and source."""
+    head = f"<b>{escape(stat.text('label', lang) or '')}</b>\n{escape(amount(stat, lang))}"
+    if stat.text("comparison", lang):
+        head += f" — {escape(stat.text('comparison', lang) or '')}"
+    source = sources.get(stat.source_key)
+    meta = t(
+        lang,
+        "stats.meta",
+        period=escape(stat.text("period", lang) or ""),
+        as_of=month(stat.as_of, lang),
+        source=escape(source.publisher if source else stat.source_key),
+        ref=ref,
+    )
+    note = stat.text("note", lang)
+    lines = [head, f"<i>{meta}</i>"] + ([escape(note)] if note else [])
+    return "\n".join(lines)
+
+
+def footnotes(numbers: dict[str, int], sources: dict[str, Source], lang: str) -> str:
+    """The numbered source list under a card."""
+    return "\n".join(
+        f"[{n}] {escape(sources[key].title(lang))}" for key, n in numbers.items() if key in sources
+    )
+
+
+def stats_card(stats: list[Stat], sources: list[Source], lang: str) -> str:
+    """The main /stats card: every headline figure with unit, period and source."""
+    shown = [s for s in stats if s.headline]
+    by_key = {s.key: s for s in sources}
+    refs = source_numbers(shown)
+    blocks = [stat_block(s, lang, refs[s.source_key], by_key) for s in shown]
+    parts = [t(lang, "stats.title"), *blocks, footnotes(refs, by_key, lang), t(lang, "stats.hint")]
+    return "\n\n".join(parts)
+
+
+def topic_card(
+    topic: str,
+    stats: list[Stat],
+    sources: list[Source],
+    facts: list[Fact],
+    models: list[Model],
+    lang: str,
+) -> str:
+    """A drill-down: the figures of `topic`, plus the model list or ecosystem facts."""
+    shown = [s for s in stats if s.topic == topic]
+    by_key = {s.key: s for s in sources}
+    refs = source_numbers(shown)
+    for fact in facts:
+        refs.setdefault(fact.source_key, len(refs) + 1)
+    parts = [t(lang, f"topic.{topic}.title")]
+    parts += [stat_block(s, lang, refs[s.source_key], by_key) for s in shown]
+    if topic == "models" and models:
+        parts.append(models_list(models, lang))
+    if facts:
+        parts.append("\n".join(f"• {escape(f.text(lang))} [{refs[f.source_key]}]" for f in facts))
+    parts.append(footnotes(refs, by_key, lang))
+    return "\n\n".join(parts)
+
+
+def model_entry(model: Model, lang: str) -> str:
+    """One model: name, maker, description."""
+    return t(
+        lang,
+        "models.entry",
+        name=escape(model.name),
+        maker=escape(model.maker),
+        description=escape(model.description(lang)),
+    )
+
+
+def models_list(models: list[Model], lang: str) -> str:
+    """All flagship models, one entry each."""
+    return "\n".join([t(lang, "models.title"), *(model_entry(m, lang) for m in models)])
+
+
+def sources_card(sources: list[Source], stats: list[Stat], lang: str) -> str:
+    """Every source with the figures that come from it."""
+    parts = [t(lang, "sources.title")]
+    for source in sources:
+        used = [
+            escape(s.text("label", lang) or s.key) for s in stats if s.source_key == source.key
+        ]
+        head = f"<b>{escape(source.publisher)}</b>: {escape(source.title(lang))}"
+        if source.published:
+            head += f" ({month(source.published, lang)})"
+        if source.url:
+            head += f"\n{escape(source.url)}"
+        if used:
+            head += "\n" + t(lang, "sources.used_for", figures="; ".join(used))
+        parts.append(head)
+    parts.append(t(lang, "sources.models_note"))
+    return "\n\n".join(parts)
+
+
+def stats_keyboard(lang: str) -> InlineKeyboardMarkup:
+    """Drill-down buttons under the /stats card (two per row)."""
+    buttons = [
+        InlineKeyboardButton(t(lang, f"topic.{topic}.button"), callback_data=pack("st", topic))
+        for topic in TOPICS
+    ]
+    return InlineKeyboardMarkup([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
+
+
+def back_keyboard(lang: str) -> InlineKeyboardMarkup:
+    """The single "back" button under a drill-down."""
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(t(lang, "stats.back"), callback_data=pack("st", "main"))]]
+    )
