@@ -112,7 +112,9 @@ class Harness:
         """`user` presses a button with callback `data` under `message`."""
         return await self.process(self.emu.callback(user, message, data))
 
-    async def press(self, user: dict[str, Any], message: dict[str, Any], button: str | int) -> Step:
+    async def press(
+        self, user: dict[str, Any], message: dict[str, Any], button: str | int
+    ) -> Step:
         """`user` presses the button labelled `button` (or the n-th, 1-based)."""
         return await self.process(self.emu.press(user, message, button))
 

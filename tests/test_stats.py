@@ -52,7 +52,9 @@ async def test_ecosystem_topic_lists_pilot_sectors(harness: Harness, anna: dict[
     assert "здравоохранение" in text and "Цинхуа" in text and "вычислительные мощности" in text
 
 
-async def test_pressing_the_shown_button_again_is_quiet(harness: Harness, bob: dict[str, Any]) -> None:
+async def test_pressing_the_shown_button_again_is_quiet(
+    harness: Harness, bob: dict[str, Any]
+) -> None:
     card = (await harness.send(bob, "/stats")).last
     await harness.tap(bob, card, "st:industry")
     step = await harness.tap(bob, card, "st:industry")

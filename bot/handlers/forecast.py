@@ -75,6 +75,13 @@ async def refuse_closed(update: Update, context: BotContext, question: Question)
     return True
 
 
+async def changed(context: BotContext, question_id: int) -> None:
+    """Tell the listeners in bot_data["forecast_listeners"] (e.g. the channel post's live
+    tally) that the forecasts on a question changed. Called after every forecast write."""
+    for listener in context.bot_data.get("forecast_listeners", ()):
+        await listener(context, question_id)
+
+
 def probability_error(lang: str, error: ProbabilityError) -> str:
     """A polite explanation of what is accepted, per error code."""
     return t(lang, f"forecast.error.{error.code}", max=MAX_REASON_CHARS)
@@ -147,6 +154,7 @@ async def store_and_confirm(
     await context.store.forecasts.clear_pending(
         update.effective_user.id, update.effective_message.chat_id
     )
+    await changed(context, question.id)
     text = view.recorded(new, old, lang, parsed.rounded_from)
     markup = view.after_keyboard(question.id, bool(new.reason), lang)
     await reply(update.effective_message, text, reply_markup=markup)
@@ -174,6 +182,7 @@ async def preset_button(update: Update, context: BotContext) -> None:
     new, old = await context.store.forecasts.set(
         question.id, update.effective_user.id, probability, language=lang
     )
+    await changed(context, question.id)
     if not in_private(update) or query.message is None:
         # a public keyboard: tell only the reader who tapped, keep the chat quiet
         await query.answer(view.recorded(new, old, lang, None)[:190], show_alert=True)
@@ -433,6 +442,7 @@ async def withdraw_button(update: Update, context: BotContext) -> None:
     assert update.effective_user
     if confirmed:
         old = await context.store.forecasts.withdraw(question.id, update.effective_user.id)
+        await changed(context, question.id)
         text = t(lang, "withdraw.done") if old else t(lang, "withdraw.nothing")
     else:
         text = t(lang, "withdraw.kept")

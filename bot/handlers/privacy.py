@@ -1,0 +1,97 @@
+"""/deleteme: a reader removes everything the bot keeps about them, after confirming.
+
+Removed: forecasts, their history, scores, pending steps and drafts, and the reader's row
+(language, consent to be named). Later exports and results no longer contain them.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import Application, CallbackQueryHandler
+
+from bot.handlers.callbacks import BadCallbackData, pack, unpack
+from bot.handlers.common import BotContext, command, in_private, is_reader, reply
+from bot.texts import t, tn
+
+logger = logging.getLogger(__name__)
+
+
+async def deleteme_command(update: Update, context: BotContext) -> None:
+    """/deleteme: in private, ask to confirm with a button; in a group, point to private."""
+    message, user = update.effective_message, update.effective_user
+    assert message
+    lang = context.lang
+    if not is_reader(user):
+        await reply(message, t(lang, "privacy.anonymous"))
+        return
+    assert user
+    if not in_private(update):
+        url = f"https://t.me/{context.bot.username}?start=deleteme"
+        button = InlineKeyboardButton(t(lang, "privacy.button.private"), url=url)
+        await reply(message, t(lang, "privacy.private_only"),
+                    reply_markup=InlineKeyboardMarkup([[button]]))  # fmt: skip
+        return
+    await ask(update, context)
+
+
+async def deep_link_deleteme(update: Update, context: BotContext, _arg: str | None) -> None:
+    """/start deleteme (from the group button): the same confirmation, in private."""
+    if update.effective_message and is_reader(update.effective_user):
+        await ask(update, context)
+
+
+async def ask(update: Update, context: BotContext) -> None:
+    """The question with what will go, and Delete / Keep buttons."""
+    message, user = update.effective_message, update.effective_user
+    assert message and user
+    lang = context.lang
+    footprint = await context.store.admin.reader_footprint(user.id)
+    keyboard = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(t(lang, "privacy.button.delete"), callback_data=pack("dm", "yes")),
+                InlineKeyboardButton(t(lang, "privacy.button.keep"), callback_data=pack("dm", "no")),
+            ]
+        ]
+    )  # fmt: skip
+    text = tn(lang, "privacy.confirm", footprint["forecasts"])
+    await reply(message, text, reply_markup=keyboard)
+
+
+async def deleteme_button(update: Update, context: BotContext) -> None:
+    """dm:yes deletes everything of the presser; dm:no keeps it."""
+    query, user = update.callback_query, update.effective_user
+    assert query
+    lang = context.lang
+    try:
+        (choice,) = unpack(query.data, "dm", 1)
+        if choice not in ("yes", "no") or not is_reader(user):
+            raise BadCallbackData(choice)
+    except BadCallbackData:
+        await query.answer(t(lang, "error.stale_button"), show_alert=True)
+        return
+    assert user
+    await query.answer()
+    if choice == "no":
+        await query.edit_message_text(t(lang, "privacy.kept"))
+        return
+    removed = await context.store.admin.delete_reader(user.id)
+    # forget the cached identity too, so the next message starts afresh
+    if context.user_data is not None:
+        context.user_data.clear()
+    logger.info("Reader %s deleted their data (%s forecasts)", user.id, removed)
+    await query.edit_message_text(tn(lang, "privacy.deleted", removed))
+
+
+def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Add /deleteme and its buttons."""
+    app.add_handler(command("deleteme", deleteme_command))
+    app.add_handler(CallbackQueryHandler(deleteme_button, pattern=r"^dm:"))
+
+
+def deep_links() -> dict[str, Any]:
+    """The /start payloads this module answers."""
+    return {"deleteme": deep_link_deleteme}

@@ -1,0 +1,274 @@
+"""Issue 3: readers' forecasts — one tap, typed values, prompts, history, withdrawal, groups,
+restarts, deep links and the community forecast."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bot.config import Settings
+from tests.conftest import Harness, buttons, plain
+
+
+async def question_id(harness: Harness) -> int:
+    question = await harness.store.questions.default()
+    assert question is not None
+    return question.id
+
+
+async def stored(harness: Harness, user: dict[str, Any]) -> int | None:
+    forecast = await harness.store.forecasts.current(await question_id(harness), user["id"])
+    return None if forecast is None or forecast.withdrawn else forecast.probability
+
+
+async def test_one_tap_records_and_confirms(harness: Harness, bob: dict[str, Any]) -> None:
+    card = (await harness.send(bob, "/forecast")).last
+    text = plain(card["text"])
+    assert "top five cities" in text and "How it resolves" in text and "Dec 31, 2030" in text
+    labels = [label for label, _ in buttons(card)]
+    assert labels[:5] == [
+        "almost certainly not — 5%", "unlikely — 25%", "toss-up — 50%", "likely — 75%",
+        "almost certainly — 95%",
+    ]  # fmt: skip
+    assert "✏️ Exact %" in labels and "💬 Add a reason" in labels
+    step = await harness.press(bob, card, "likely — 75%")
+    assert step.alert == "Recorded: 75%"
+    assert await stored(harness, bob) == 75
+    shown = harness.emu.last_sent(bob["id"])
+    assert "Recorded: 75% (likely)" in plain(shown["text"])
+    assert "💬 Add a reason" in [label for label, _ in buttons(shown)]
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected", "said"),
+    [
+        ("/forecast 70", 70, "Recorded: 70% (likely)"),
+        (
+            "/forecast 70 % they have the universities",
+            70,
+            "Your reason: they have the universities",
+        ),
+        ("/forecast 70,5", 71, "70,5 became 71%"),
+        ("/forecast 3%", 3, "Recorded: 3% (almost certainly not)"),
+    ],
+)
+async def test_typed_forecasts(
+    harness: Harness, bob: dict[str, Any], typed: str, expected: int, said: str
+) -> None:
+    step = await harness.send(bob, typed)
+    assert said in step.text
+    assert await stored(harness, bob) == expected
+
+
+@pytest.mark.parametrize(
+    ("typed", "said"),
+    [
+        ("/forecast 0", "must be from 1 to 99"),
+        ("/forecast 100", "must be from 1 to 99"),
+        ("/forecast 150", "must be from 1 to 99"),
+        ("/forecast -5", "must be from 1 to 99"),
+        ("/forecast seventy", "as digits, from 1 to 99"),
+        ("/forecast 0.7", "not 0.7"),
+        ("/forecast 60 or 70", "one probability"),
+    ],
+)
+async def test_bad_values_are_explained_and_nothing_is_stored(
+    harness: Harness, bob: dict[str, Any], typed: str, said: str
+) -> None:
+    step = await harness.send(bob, typed)
+    assert said in step.text
+    assert await stored(harness, bob) is None
+
+
+async def test_too_long_reason_is_refused_not_cut(harness: Harness, bob: dict[str, Any]) -> None:
+    step = await harness.send(bob, "/forecast 40 " + "x" * 1001)
+    assert "longer than 1000 characters" in step.text
+    assert await stored(harness, bob) is None
+
+
+async def test_exact_prompt_in_private(harness: Harness, anna: dict[str, Any]) -> None:
+    card = (await harness.send(anna, "/forecast")).last
+    step = await harness.press(anna, card, "✏️ Точный %")
+    assert "целым числом от 1 до 99" in step.text
+    step = await harness.send(anna, "не знаю")
+    assert "цифрами, от 1 до 99" in step.text  # prompt stays open
+    assert await stored(harness, anna) is None
+    step = await harness.send(anna, "64")
+    assert "Записал: 64 % (вероятно)" in step.text
+    assert await stored(harness, anna) == 64
+    # the prompt is answered: further text is not taken as a forecast
+    assert "только команды" in (await harness.send(anna, "55")).text
+    assert await stored(harness, anna) == 64
+
+
+async def test_reason_flow_with_consent_and_change(harness: Harness, anna: dict[str, Any]) -> None:
+    after = (await harness.send(anna, "/forecast 80")).last
+    await harness.press(anna, after, "💬 Добавить причину")
+    too_long = await harness.send(anna, "я" * 1001)
+    assert "1001 символов" in too_long.text and "ничего не сохранил" in too_long.text
+    step = await harness.send(anna, "Цинхуа и Пекинский университет <b>сильны</b>")
+    assert "Причина сохранена" in step.text
+    assert "Можно показывать ваше имя" in step.text
+    consent = step.last
+    await harness.press(anna, consent, "Да, указывать имя")
+    forecast = await harness.store.forecasts.current(await question_id(harness), anna["id"])
+    assert (
+        forecast is not None and forecast.reason == "Цинхуа и Пекинский университет <b>сильны</b>"
+    )
+    results = await harness.send(anna, "/results")
+    assert "80 %, Анна: Цинхуа и Пекинский университет <b>сильны</b>" in results.text
+    # changing the reason keeps the probability; consent is asked only once
+    shown = harness.emu.sent(anna["id"])[-3]
+    await harness.tap(anna, shown, f"fr:{forecast.question_id}")
+    step = await harness.send(anna, "Передумала объяснять иначе")
+    assert "Можно показывать" not in step.text
+    assert await stored(harness, anna) == 80
+
+
+async def test_myforecast_history_and_withdraw(harness: Harness, bob: dict[str, Any]) -> None:
+    assert "haven't forecast yet" in (await harness.send(bob, "/myforecast")).text
+    await harness.send(bob, "/forecast 30")
+    await harness.send(bob, "/forecast 45 new data")
+    text = (await harness.send(bob, "/myforecast")).text
+    assert "Your forecast: 45% (toss-up)" in text
+    assert "first forecast, 30%" in text and "30% → 45%" in text
+    ask = await harness.send(bob, "/withdraw")
+    assert "Withdraw your forecast of 45%?" in ask.text
+    await harness.press(bob, ask.last, "No, keep it")
+    assert await stored(harness, bob) == 45
+    ask = await harness.send(bob, "/withdraw")
+    await harness.press(bob, ask.last, "Yes, withdraw")
+    assert await stored(harness, bob) is None
+    text = (await harness.send(bob, "/myforecast")).text
+    assert "withdrawn" in text and "30% → 45%" in text
+    assert "no standing forecast" in (await harness.send(bob, "/withdraw")).text
+    assert (await harness.store.forecasts.count(await question_id(harness))) == 0
+
+
+async def test_group_two_readers_each_with_their_own_forecast(
+    harness: Harness, anna: dict[str, Any], bob: dict[str, Any], group: dict[str, Any]
+) -> None:
+    card = (await harness.send(bob, "/forecast@beijing_ai_bot", chat=group)).last
+    anna_tap = await harness.press(anna, card, "unlikely — 25%")
+    bob_tap = await harness.press(bob, card, "likely — 75%")
+    assert anna_tap.alert is not None and "25" in anna_tap.alert
+    assert bob_tap.alert is not None and "75" in bob_tap.alert
+    assert anna_tap.messages == [] and bob_tap.messages == []  # the group stays quiet
+    assert await stored(harness, anna) == 25 and await stored(harness, bob) == 75
+
+    # Bob asks for an exact value: a selective ForceReply that mentions him
+    await harness.press(bob, card, "✏️ Exact %")
+    prompt = harness.emu.last_sent(group["id"])
+    assert prompt["html"].startswith('<a href="tg://user?id=102">Bob</a>')
+    assert prompt["force_reply"]["selective"] is True
+    # Anna's reply to Bob's prompt does not count
+    ignored = await harness.send(anna, "10", chat=group, reply_to=prompt)
+    assert ignored.messages == []
+    assert await stored(harness, anna) == 25 and await stored(harness, bob) == 75
+    done = await harness.send(bob, "60", chat=group, reply_to=prompt)
+    assert "Recorded: 60%" in done.text
+    assert await stored(harness, bob) == 60
+
+
+async def test_pending_step_survives_restart(harness: Harness, bob: dict[str, Any]) -> None:
+    card = (await harness.send(bob, "/forecast")).last
+    await harness.press(bob, card, "✏️ Exact %")
+    await harness.restart()
+    step = await harness.send(bob, "42")
+    assert "Recorded: 42%" in step.text
+    assert await stored(harness, bob) == 42
+
+
+async def test_cancel_clears_the_prompt(harness: Harness, bob: dict[str, Any]) -> None:
+    card = (await harness.send(bob, "/forecast")).last
+    await harness.press(bob, card, "✏️ Exact %")
+    assert "Cancelled" in (await harness.send(bob, "/cancel")).text
+    assert "only understand commands" in (await harness.send(bob, "42")).text
+    assert await stored(harness, bob) is None
+
+
+async def test_deep_links(harness: Harness, bob: dict[str, Any]) -> None:
+    assert "How it resolves" in (await harness.send(bob, "/start forecast")).text
+    assert "How it resolves" in (await harness.send(bob, "/start forecast_talent-hub-2030")).text
+    await harness.send(bob, "/forecast 55")
+    assert "Community forecast" in (await harness.send(bob, "/start results_talent-hub-2030")).text
+
+
+async def test_results_with_chart_cached_until_forecasts_change(
+    harness: Harness, anna: dict[str, Any], bob: dict[str, Any]
+) -> None:
+    await harness.send(anna, "/forecast 20")
+    await harness.send(bob, "/forecast 60")
+    step = await harness.send(bob, "/results")
+    text = step.texts[0]
+    assert "2 forecasters" in text and "Median: 40%" in text and "Mean: 40%" in text
+    assert "interquartile range: 30% – 50%" in text
+    photo = step.calls[-1]
+    assert photo.method == "sendPhoto" and photo.files  # drawn and uploaded
+    assert len(step.last["caption"]) <= 1024 and "median 40%" in step.last["caption"]
+    again = await harness.send(bob, "/results")
+    assert again.calls[-1].method == "sendPhoto" and not again.calls[-1].files  # file_id reused
+    await harness.send(anna, "/forecast 30")
+    redrawn = await harness.send(bob, "/results")
+    assert redrawn.calls[-1].files and "Median: 45%" in redrawn.texts[0]
+    ru = await harness.send(anna, "/results")
+    assert "2 участника" in ru.texts[0] and ru.calls[-1].files  # drawn in Russian too
+
+
+async def test_results_hidden_until_reader_forecasts(
+    settings: Settings, emu: Any, anna: dict[str, Any], bob: dict[str, Any]
+) -> None:
+    harness = Harness(settings.model_copy(update={"results_reveal_min": 10}), emu)
+    await harness.start()
+    try:
+        await harness.send(anna, "/forecast 20")
+        step = await harness.send(bob, "/results")
+        assert "1 reader has forecast so far" in step.text
+        assert "Median" not in step.text
+        assert "likely — 75%" in [label for label, _ in buttons(step.last)]
+        await harness.send(bob, "/forecast 60")
+        assert "Median: 40%" in (await harness.send(bob, "/results")).texts[0]
+    finally:
+        await harness.stop()
+
+
+async def test_edited_messages_never_rerun_commands(harness: Harness, bob: dict[str, Any]) -> None:
+    step = await harness.send(bob, "/forecast 30")
+    original = harness.emu.chat_messages(bob["id"])[-2]
+    assert original["text"] == "/forecast 30"
+    step = await harness.process(harness.emu.edited_message(original, "/forecast 90"))
+    assert step.calls == []
+    assert await stored(harness, bob) == 30
+
+
+async def test_updates_without_a_reader_do_not_crash(
+    harness: Harness, group: dict[str, Any]
+) -> None:
+    channel = harness.emu.channel(-100777, "News", username="news")
+    step = await harness.process(harness.emu.channel_post(channel, "/stats"))
+    assert step.errors == []
+    anonymous = harness.emu.user(1087968824, "Group", username="GroupAnonymousBot", is_bot=True)
+    step = await harness.send(anonymous, "/forecast 70", chat=group, sender_chat=group)
+    assert "от своего имени" in step.text  # no language_code: DEFAULT_LANGUAGE (ru)
+    step = await harness.send(anonymous, "/stats@beijing_ai_bot", chat=group, sender_chat=group)
+    assert "183" in step.text
+
+
+async def test_commands_for_other_bots_are_ignored(
+    harness: Harness, bob: dict[str, Any], group: dict[str, Any]
+) -> None:
+    assert (await harness.send(bob, "/stats@OtherBot", chat=group)).calls == []
+    assert "183" in (await harness.send(bob, "/stats@beijing_ai_bot", chat=group)).text
+
+
+async def test_replies_stay_in_forum_topics_and_comment_threads(
+    harness: Harness, bob: dict[str, Any]
+) -> None:
+    forum = harness.emu.group(-100555, "Forum", supergroup=True, forum=True)
+    step = await harness.send(bob, "/stats", chat=forum, thread_id=7, is_topic=True)
+    assert step.calls[-1].params.get("message_thread_id") == 7
+    assert step.last.get("message_thread_id") == 7
+    comments = harness.emu.group(-100556, "Comments", supergroup=True)
+    step = await harness.send(bob, "/stats", chat=comments, thread_id=3)
+    assert step.last.get("message_thread_id") == 3
