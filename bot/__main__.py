@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
+from typing import BinaryIO
 
 from bot.config import Settings, SettingsError, load_settings
 from bot.logs import setup_logging
@@ -28,6 +29,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     stats_sub = stats.add_subparsers(dest="stats_command", required=True)
     imp = stats_sub.add_parser("import", help="load a dataset file in the format of data/")
     imp.add_argument("file", type=Path)
+    export = sub.add_parser("export", help="a question's forecasts as CSV or JSON")
+    export.add_argument("--question", metavar="SLUG", help="default: the default question")
+    export.add_argument("--format", choices=("csv", "json"), default="csv")
+    export.add_argument("--history", action="store_true", help="every revision (CSV only)")
+    export.add_argument("--full", action="store_true", help="with ids and names (see settings)")
+    export.add_argument("--out", type=Path, help="write to FILE instead of stdout")
     return parser.parse_args(argv)
 
 
@@ -84,6 +91,39 @@ async def import_stats(settings: Settings, path: Path) -> int:
     return 0
 
 
+async def export_results(settings: Settings, args: argparse.Namespace) -> int:
+    """`export`: the same bytes /export sends, to --out FILE (written whole, then renamed
+    into place) or stdout; progress on stderr when it is a terminal."""
+    from bot.services.export_run import cli_export
+    from bot.store import Store
+
+    store = await Store.open(settings.database_path)
+    partial = args.out.with_name(args.out.name + ".partial") if args.out else None
+    out: BinaryIO = partial.open("wb") if partial else sys.stdout.buffer
+    try:
+        code = await cli_export(
+            store,
+            slug=args.question,
+            fmt=args.format,
+            history=args.history,
+            full=args.full,
+            allow_full=settings.export_allow_full,
+            salt=settings.export_salt.get_secret_value(),
+            out=out,
+            err=sys.stderr,
+        )
+    finally:
+        await store.close()
+        if partial:
+            out.close()
+    if partial and args.out:
+        if code == 0:
+            partial.replace(args.out)
+        else:
+            partial.unlink(missing_ok=True)
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `python -m bot` and the `beijing-ai-bot` script; returns the exit code."""
     args = parse_args(argv)
@@ -106,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(init_db(settings))
         if args.command == "stats":
             return asyncio.run(import_stats(settings, args.file))
+        if args.command == "export":
+            return asyncio.run(export_results(settings, args))
     except Exception as exc:  # one clear line for operators; the traceback is in the log
         from bot.store.db import SchemaTooNewError
 

@@ -28,7 +28,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.config import Settings
-from bot.handlers import forecast, start, stats
+from bot.handlers import admin, export, forecast, privacy, start, stats
 from bot.handlers.common import BotContext, command, remember_reader
 from bot.handlers.errors import on_error
 from bot.services.dataset import DEFAULT_DATASET, load_dataset
@@ -118,6 +118,15 @@ def _register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         )
     )
 
+    # admins (dashboard, questions, resolution, statistics, export) and /deleteme
+    admin.register(app)
+    export.register(app)
+    privacy.register(app)
+    app.bot_data["private_commands"] = (
+        *app.bot_data.get("private_commands", ()), "leaderboard", "deleteme"
+    )
+    app.bot_data["group_commands"] = (*app.bot_data.get("group_commands", ()), "leaderboard")
+
     # last in group 0: buttons of older versions or unknown data get a short alert
     app.add_handler(CallbackQueryHandler(stats.unknown_button))
 
@@ -126,6 +135,7 @@ def _register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         "forecast": forecast.deep_link_forecast,
         "results": forecast.deep_link_results,
     }
+    app.bot_data["deep_links"].update(export.deep_links(), **privacy.deep_links())
     app.add_error_handler(on_error)
 
 
@@ -141,6 +151,9 @@ async def _post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
 
 async def seed(store: Store) -> None:
     """Load the bundled dataset unless a newer one was imported since."""
+    if not DEFAULT_DATASET.exists():  # e.g. an empty folder mounted over data/
+        logger.warning("No dataset at %s: figures are served as stored", DEFAULT_DATASET)
+        return
     dataset = load_dataset(DEFAULT_DATASET)
     if dataset.version >= await store.stats.dataset_version(dataset.name):
         report = await store.stats.seed(dataset)

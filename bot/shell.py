@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import mimetypes
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -73,6 +72,9 @@ async def run_shell(
         async for line in _read_lines(stdin, console.prompt if interactive else None):
             if not await console.handle(line):
                 break
+        else:
+            if interactive:
+                console.say("")  # end of input: leave the terminal on a fresh line
         console.flush()
     return 0
 
@@ -348,8 +350,7 @@ class Console:
             name = Path(message["document"].get("file_name") or "document").name
         elif "photo" in message:
             file_id = message["photo"][-1]["file_id"]
-            stored = self.emu.files[file_id]
-            name = "photo" + (mimetypes.guess_extension(stored.mime_type) or ".jpg")
+            name = "photo" + _image_extension(self.emu.files[file_id].data)
         else:
             return None
         self.files_dir.mkdir(parents=True, exist_ok=True)
@@ -365,6 +366,14 @@ class Console:
             if self.emu.is_bot_message(message) and message.get("reply_markup"):
                 return message
         return None
+
+
+def _image_extension(data: bytes) -> str:
+    """The file extension a picture's first bytes announce (.jpg when unknown)."""
+    for magic, extension in ((b"\x89PNG", ".png"), (b"GIF8", ".gif"), (b"RIFF", ".webp")):
+        if data.startswith(magic):
+            return extension
+    return ".jpg"
 
 
 def _known_recipients(emu: Emulator, settings: Settings) -> None:

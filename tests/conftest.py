@@ -6,7 +6,8 @@ bot did in answer (`step.texts`, `step.messages`, `step.alert`, `step.edits`, `s
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -130,6 +131,16 @@ def buttons(message: dict[str, Any]) -> list[tuple[str, str]]:
     return [
         (plain(b["text"]), b.get("callback_data") or b.get("url", "")) for row in rows for b in row
     ]
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """CLI tests configure logging on pytest's captured streams: undo that after each test."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Issue 2: /start, /help, /stats with drill-downs, /models, /sources, /language — both languages."""
+"""Issue 2: /start, /help, /stats and its drill-downs, /models, /sources, /language."""
 
 from __future__ import annotations
 
@@ -26,8 +26,9 @@ async def test_stats_card_in_russian_has_every_figure_with_unit_period_source(
 
 async def test_stats_card_in_english(harness: Harness, bob: dict[str, Any]) -> None:
     text = (await harness.send(bob, "/stats")).text
-    for figure in ("183 models", "more than 2,500 companies", "above 450 billion yuan", "25.3%",
-                   "8.7%", "1 trillion yuan", "first half of 2025", "source: PRC.TODAY"):  # fmt: skip
+    figures = ("183 models", "more than 2,500 companies", "above 450 billion yuan", "25.3%",
+               "8.7%", "1 trillion yuan", "first half of 2025", "source: PRC.TODAY")  # fmt: skip
+    for figure in figures:
         assert figure in text
 
 

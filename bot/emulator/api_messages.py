@@ -34,6 +34,7 @@ CHAT_ACTIONS = {
 }
 DOCUMENT_LIMIT = 50 * 1024 * 1024  # bytes a bot may upload
 _FILE_ID_PREFIX = {"document": "BQACAgIAAxkBAAI", "photo": "AgACAgIAAxkBAAI"}
+_SENDER_FIELDS = ("id", "is_bot", "first_name", "username")
 _PHOTO_THUMB = 320  # px, the small size Telegram adds next to the original
 
 
@@ -97,7 +98,8 @@ class MessageMethods(EmulatorState):
         if state.type == "channel":
             message["sender_chat"] = copy.deepcopy(state.chat)
         else:
-            message["from"] = copy.deepcopy(self.bot_user)
+            # a message's `from` carries only the basic User fields, not getMe's extras
+            message["from"] = {key: self.bot_user[key] for key in _SENDER_FIELDS}
         if replied is not None:
             self.attach_reply(state, message, replied)
         thread = params.get("message_thread_id")

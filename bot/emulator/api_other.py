@@ -219,10 +219,12 @@ class PollingMethods(EmulatorState):
 
     async def _wait_for_update(self, seconds: float) -> None:
         self._wakeup = asyncio.Event()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(seconds):
-                await self._wakeup.wait()
-        self._wakeup = None
+        try:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(seconds):
+                    await self._wakeup.wait()
+        finally:  # also when PTB cancels the poll on shutdown
+            self._wakeup = None
 
     def api_set_webhook(self, params: JSONDict, files: FileMap) -> bool:
         """setWebhook: url, drop_pending_updates -> True."""

@@ -106,7 +106,7 @@ def brier_text(value: float | None, lang: str) -> str:
 
 
 def status_text(question: Question, lang: str) -> str:
-    """"open", "closed", "resolved: yes" … in `lang`."""
+    """ "open", "closed", "resolved: yes" … in `lang`."""
     if question.status == "resolved" and question.resolution:
         outcome = t(lang, f"admin.outcome.{question.resolution}")
         return t(lang, "admin.status.resolved_as", outcome=outcome)
@@ -173,14 +173,17 @@ async def admin_command(update: Update, context: BotContext) -> None:
         )
     if not board.questions:
         lines.append(t(lang, "admin.questions.none"))
-    lines.append(t(lang, "admin.dashboard.hint"))
-    await reply(update.effective_message, "\n\n".join(lines[:3]) + "\n\n" + "\n".join(lines[3:]))
+    head, per_question = "\n".join(lines[:3]), "\n".join(lines[3:])
+    text = "\n\n".join((head, per_question, t(lang, "admin.dashboard.hint")))
+    await reply(update.effective_message, text)
 
 
 # -- /questions ----------------------------------------------------------------------------
 
 
-async def questions_text(context: BotContext, lang: str) -> tuple[str, InlineKeyboardMarkup | None]:
+async def questions_text(
+    context: BotContext, lang: str
+) -> tuple[str, InlineKeyboardMarkup | None]:
     """The question list with status and counts, and one row of buttons per question."""
     questions = await context.store.questions.all()
     if not questions:
@@ -292,7 +295,13 @@ async def question_button(update: Update, context: BotContext) -> None:
 def cancel_keyboard(lang: str) -> InlineKeyboardMarkup:
     """The one "Cancel" button under every /newquestion prompt."""
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(t(lang, "admin.newq.button.cancel"), callback_data=pack("nq", "cancel"))]]
+        [
+            [
+                InlineKeyboardButton(
+                    t(lang, "admin.newq.button.cancel"), callback_data=pack("nq", "cancel")
+                )
+            ]
+        ]
     )
 
 
@@ -308,7 +317,11 @@ def confirm_keyboard(lang: str) -> InlineKeyboardMarkup:
                     t(lang, "admin.newq.button.default"), callback_data=pack("nq", "default")
                 ),
             ],
-            [InlineKeyboardButton(t(lang, "admin.newq.button.cancel"), callback_data=pack("nq", "cancel"))],
+            [
+                InlineKeyboardButton(
+                    t(lang, "admin.newq.button.cancel"), callback_data=pack("nq", "cancel")
+                )
+            ],
         ]
     )
 
@@ -341,7 +354,7 @@ async def newquestion_command(update: Update, context: BotContext) -> None:
 
 
 def parse_day(text: str) -> datetime | None:
-    """"YYYY-MM-DD" as the end of that UTC day (23:59:59), or None."""
+    """ "YYYY-MM-DD" as the end of that UTC day (23:59:59), or None."""
     try:
         value = date.fromisoformat(text.strip())
     except ValueError:
@@ -401,7 +414,9 @@ async def draft_input(update: Update, context: BotContext) -> None:
     lang = context.lang
     answers: dict[str, str] = json.loads(draft.payload)
     if draft.step == "confirm":
-        await reply(message, t(lang, "admin.newq.press_button"), reply_markup=confirm_keyboard(lang))
+        await reply(
+            message, t(lang, "admin.newq.press_button"), reply_markup=confirm_keyboard(lang)
+        )
         raise ApplicationHandlerStop
     error, value = check_answer(draft.step, message.text, answers)
     if error is None and draft.step == "slug" and await context.store.questions.by_slug(value):
@@ -514,11 +529,11 @@ async def resolve_command(update: Update, context: BotContext) -> None:
             [
                 InlineKeyboardButton(
                     t(lang, "admin.resolve.button.confirm"),
-                    callback_data=pack("rs", question.id, outcome),
+                    callback_data=pack("rv", question.id, outcome),
                 ),
                 InlineKeyboardButton(
                     t(lang, "admin.resolve.button.cancel"),
-                    callback_data=pack("rs", question.id, "cancel"),
+                    callback_data=pack("rv", question.id, "cancel"),
                 ),
             ]
         ]
@@ -571,14 +586,14 @@ async def compute_scores(
 
 
 async def resolve_button(update: Update, context: BotContext) -> None:
-    """rs:<id>:<yes|no|annulled|cancel>: resolve, score, then notify in the background."""
+    """rv:<id>:<yes|no|annulled|cancel>: resolve, score, then notify in the background."""
     query = update.callback_query
     assert query
     lang = context.lang
     if not await admin_only(update, context, "resolve button"):
         return
     try:
-        raw_id, outcome = unpack(query.data, "rs", 2)
+        raw_id, outcome = unpack(query.data, "rv", 2)
         if outcome not in (*OUTCOMES.values(), "cancel") or not raw_id.isdigit():
             raise BadCallbackData(str(query.data))
         question = await context.store.questions.get(int(raw_id))
@@ -598,9 +613,7 @@ async def resolve_button(update: Update, context: BotContext) -> None:
         scores = await compute_scores(
             context.store.admin.histories(question.id), question, outcome == "yes", resolved_at
         )
-    if not await context.store.admin.resolve(
-        question.id, outcome, scores, at=to_iso(resolved_at)
-    ):
+    if not await context.store.admin.resolve(question.id, outcome, scores, at=to_iso(resolved_at)):
         await reply_to_query(
             update,
             t(lang, "admin.resolve.already", slug=escape(question.slug),
@@ -637,7 +650,9 @@ def reader_lang(reader: ScoredReader, default: str) -> str:
     return reader.language or pick_language(reader.tg_language, default)
 
 
-def score_message(question: Question, entry: ScoredReader, place: int, total: int, lang: str) -> str:
+def score_message(
+    question: Question, entry: ScoredReader, place: int, total: int, lang: str
+) -> str:
     """The private message telling a reader their score."""
     score = entry.score
     final = (
@@ -749,9 +764,7 @@ async def leaderboard_command(update: Update, context: BotContext) -> None:
         rows.append(leaderboard_row(place, entry, salt, lang))
     if rows:
         lines.append("\n".join(rows))
-    mine = next(
-        (i for i, e in enumerate(entries, 1) if user and e.score.user_id == user.id), None
-    )
+    mine = next((i for i, e in enumerate(entries, 1) if user and e.score.user_id == user.id), None)
     if mine is not None:
         lines.append(
             t(
@@ -767,7 +780,7 @@ async def leaderboard_command(update: Update, context: BotContext) -> None:
 
 
 def leaderboard_row(place: int, entry: ScoredReader, salt: str, lang: str) -> str:
-    """"1. Anna — 0.090 (final 0.090)"; unnamed readers as "a reader r-1a2b3c"."""
+    """ "1. Anna — 0.090 (final 0.090)"; unnamed readers as "a reader r-1a2b3c"."""
     if entry.named_consent == 1 and entry.first_name:
         name = escape(entry.first_name[:40])
     else:
@@ -787,7 +800,7 @@ def leaderboard_row(place: int, entry: ScoredReader, salt: str, lang: str) -> st
 
 
 def parse_number(text: str) -> float | None:
-    """"25,3", "25.3", "-4" or "2500" as a float; None for anything else."""
+    """ "25,3", "25.3", "-4" or "2500" as a float; None for anything else."""
     text = text.strip()
     if not NUMBER.match(text):
         return None
@@ -854,9 +867,7 @@ async def stathistory_command(update: Update, context: BotContext) -> None:
         return
     stat = await context.store.stats.get(args[0])
     if stat is None:
-        await reply(
-            message, t(lang, "admin.setstat.bad_key", key=escape(args[0][:64]), keys=keys)
-        )
+        await reply(message, t(lang, "admin.setstat.bad_key", key=escape(args[0][:64]), keys=keys))
         return
     changes = await context.store.stats.history(stat.key, HISTORY_SIZE)
     lines = [
@@ -919,4 +930,4 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(command("stathistory", stathistory_command))
     app.add_handler(CallbackQueryHandler(question_button, pattern=r"^aq:"))
     app.add_handler(CallbackQueryHandler(newquestion_button, pattern=r"^nq:"))
-    app.add_handler(CallbackQueryHandler(resolve_button, pattern=r"^rs:"))
+    app.add_handler(CallbackQueryHandler(resolve_button, pattern=r"^rv:"))

@@ -48,7 +48,7 @@ class ExportArgs:
         self.specs = [
             ExportSpec("history", "csv", self.full)
             if word == "history"
-            else ExportSpec("forecasts", word, self.full)  # type: ignore[arg-type]
+            else ExportSpec("forecasts", word, self.full)
             for word in chosen
         ]
 

@@ -49,14 +49,11 @@ async def ask(update: Update, context: BotContext) -> None:
     assert message and user
     lang = context.lang
     footprint = await context.store.admin.reader_footprint(user.id)
-    keyboard = InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(t(lang, "privacy.button.delete"), callback_data=pack("dm", "yes")),
-                InlineKeyboardButton(t(lang, "privacy.button.keep"), callback_data=pack("dm", "no")),
-            ]
-        ]
-    )  # fmt: skip
+    delete = InlineKeyboardButton(
+        t(lang, "privacy.button.delete"), callback_data=pack("dm", "yes")
+    )
+    keep = InlineKeyboardButton(t(lang, "privacy.button.keep"), callback_data=pack("dm", "no"))
+    keyboard = InlineKeyboardMarkup([[delete, keep]])
     text = tn(lang, "privacy.confirm", footprint["forecasts"])
     await reply(message, text, reply_markup=keyboard)
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import Any, BinaryIO, Literal, TextIO
 
 from bot.services.export_format import (
     ExportRow,
@@ -126,7 +126,7 @@ async def write_export(
     """
     slug, full = question.slug, spec.full
     loop = asyncio.get_running_loop()
-    batches: AsyncIterator[list[Any]]
+    batches: AsyncGenerator[list[Any], None]
     convert: Callable[[Any], Any]
     if spec.kind == "history":
         batches = store.admin.export_history(question.id)
@@ -164,7 +164,7 @@ async def write_export(
     try:
         return await asyncio.to_thread(write)
     finally:
-        await batches.aclose()  # type: ignore[attr-defined]
+        await batches.aclose()
 
 
 async def count_rows(store: Store, question: Question, spec: ExportSpec) -> int:
@@ -199,3 +199,51 @@ async def exported_files(
             upload = fit_upload(path) if limit_bytes is None else fit_upload(path, limit_bytes)
             files.append(ExportedFile(upload, upload.name, rows))
         yield files
+
+
+async def cli_export(
+    store: Store,
+    *,
+    slug: str | None,
+    fmt: Format,
+    history: bool,
+    full: bool,
+    allow_full: bool,
+    salt: str,
+    out: BinaryIO,
+    err: TextIO,
+    now: datetime | None = None,
+) -> int:
+    """`python -m bot export`: write one export to `out`; messages (and, when `err` is a
+    terminal, progress) go to `err`. Returns the exit code: 0 done, 1 refused or not found.
+
+    The bytes are those /export sends for the same question, format and variant.
+    """
+    if full and not allow_full:
+        err.write("Full exports are switched off: set EXPORT_ALLOW_FULL=true to allow them.\n")
+        return 1
+    if history and fmt != "csv":
+        err.write("The history export is CSV only: use --format csv with --history.\n")
+        return 1
+    question = await (store.questions.by_slug(slug) if slug else store.questions.default())
+    if question is None:
+        known = ", ".join(q.slug for q in await store.questions.all()) or "none"
+        err.write(f"No question {slug or '(default)'!r}. Questions: {known}\n")
+        return 1
+    spec = ExportSpec("history" if history else "forecasts", fmt, full)
+    progress: Progress | None = None
+    if err.isatty():
+        total = await count_rows(store, question, spec)
+
+        def progress(done: int) -> None:
+            err.write(f"\rExported {done:,} of {total:,} rows")
+            err.flush()
+
+    rows = await write_export(
+        store, question, spec, out, salt=salt, now=now or datetime.now(UTC), progress=progress
+    )
+    out.flush()
+    if progress:
+        err.write("\n")
+    err.write(f"{rows} rows of {question.slug} exported ({spec.kind}, {fmt}).\n")
+    return 0

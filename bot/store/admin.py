@@ -7,7 +7,7 @@ an export of 100,000 forecasts keeps only one batch in memory.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, fields
 from datetime import date
 
@@ -188,7 +188,7 @@ class AdminRepo:
 
     async def histories(
         self, question_id: int
-    ) -> AsyncIterator[tuple[int, list[tuple[str, str, int | None]]]]:
+    ) -> AsyncGenerator[tuple[int, list[tuple[str, str, int | None]]], None]:
         """Every forecaster's history on the question, one reader at a time:
         (user_id, [(at ISO UTC, action, new_probability %), ...] oldest first).
 
@@ -230,7 +230,7 @@ class AdminRepo:
 
     async def export_forecasts(
         self, question_id: int, batch: int = EXPORT_BATCH
-    ) -> AsyncIterator[list[ExportForecast]]:
+    ) -> AsyncGenerator[list[ExportForecast], None]:
         """The question's forecasts (withdrawn included) in batches of at most `batch`,
         ordered by creation; streamed from one cursor."""
         async with self._conn.execute(
@@ -245,7 +245,7 @@ class AdminRepo:
 
     async def export_history(
         self, question_id: int, batch: int = EXPORT_BATCH
-    ) -> AsyncIterator[list[ExportChange]]:
+    ) -> AsyncGenerator[list[ExportChange], None]:
         """Every revision of the question's forecasts in batches, oldest first."""
         async with self._conn.execute(
             f"SELECT {_cols(ExportChange)} FROM forecast_history WHERE question_id = ?"
