@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from pathlib import Path
 from typing import BinaryIO
@@ -34,7 +35,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     export.add_argument("--format", choices=("csv", "json"), default="csv")
     export.add_argument("--history", action="store_true", help="every revision (CSV only)")
     export.add_argument("--full", action="store_true", help="with ids and names (see settings)")
-    export.add_argument("--out", type=Path, help="write to FILE instead of stdout")
+    export.add_argument("--out", type=Path, metavar="FILE", help="instead of stdout")
     return parser.parse_args(argv)
 
 
@@ -127,6 +128,8 @@ async def export_results(settings: Settings, args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `python -m bot` and the `beijing-ai-bot` script; returns the exit code."""
     args = parse_args(argv)
+    # durations (RetryAfter.retry_after, ...) as timedelta: PTB 23's default, no warnings
+    os.environ.setdefault("PTB_TIMEDELTA", "true")
     try:
         settings = load_settings()
     except SettingsError as exc:

@@ -7,6 +7,7 @@ bot did in answer (`step.texts`, `step.messages`, `step.alert`, `step.edits`, `s
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,10 @@ from bot.app import build_application, running
 from bot.config import Settings
 from bot.emulator import ApiCall, Emulator
 from bot.store import Store
+
+# PTB 22 warns on every RetryAfter unless durations are timedeltas (PTB 23's default);
+# `python -m bot` opts in the same way.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 ADMIN_ID = 42
 SENT = ("sendMessage", "sendPhoto", "sendDocument")

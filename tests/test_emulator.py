@@ -10,7 +10,14 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import (
+    BotCommand,
+    BotCommandScopeAllPrivateChats,
+    ForceReply,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Update,
+)
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
 from telegram.ext import (
@@ -471,3 +478,34 @@ def test_run_polling_picks_up_a_queued_update(emu: Emulator, anna: dict[str, Any
     assert time.monotonic() - started < 4
     assert emu.last_sent(chat["id"])["text"] == "Stats for all <beta>"
     assert emu.calls_to("deleteWebhook")
+
+
+async def test_membership_updates_change_what_the_bot_may_do(
+    emu: Emulator, app: Application[Any, Any, Any, Any, Any, Any], anna: dict[str, Any]
+) -> None:
+    group = emu.group(-100321, "Club", supergroup=True)
+    kicked = emu.my_chat_member(group, anna, "kicked")
+    assert kicked["my_chat_member"]["old_chat_member"]["status"] == "member"
+    assert await emu.process(app, kicked) == []
+    with pytest.raises(Forbidden, match="bot was kicked from the supergroup chat"):
+        await app.bot.send_message(group["id"], "hi")
+    emu.my_chat_member(group, anna, "administrator")
+    sent = await app.bot.send_message(group["id"], "back")
+    assert await app.bot.delete_message(group["id"], sent.message_id) is True
+    with pytest.raises(BadRequest, match=r"(?i)message to delete not found"):
+        await app.bot.delete_message(group["id"], sent.message_id)
+
+
+async def test_commands_are_kept_per_scope_and_language(
+    emu: Emulator, app: Application[Any, Any, Any, Any, Any, Any]
+) -> None:
+    scope = BotCommandScopeAllPrivateChats()
+    await app.bot.set_my_commands(
+        [BotCommand("stats", "Figures")], scope=scope, language_code="en"
+    )
+    assert emu.my_commands({"type": "all_private_chats"}, "en") == [
+        {"command": "stats", "description": "Figures"}
+    ]
+    assert await app.bot.get_my_commands() == ()
+    with pytest.raises(BadRequest, match=r"(?i)bot_command_invalid"):
+        await app.bot.set_my_commands([BotCommand("Stats", "Upper case is refused")])

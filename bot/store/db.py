@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -90,6 +90,21 @@ async def migrate(conn: aiosqlite.Connection) -> list[int]:
         logger.info("Applied migration %s", version)
         applied.append(version)
     return applied
+
+
+async def fetch_all(
+    conn: aiosqlite.Connection, sql: str, params: Sequence[object] = ()
+) -> list[aiosqlite.Row]:
+    """Run a query and return every row, in one hop to the database thread."""
+    return list(await conn.execute_fetchall(sql, params))
+
+
+async def fetch_one(
+    conn: aiosqlite.Connection, sql: str, params: Sequence[object] = ()
+) -> aiosqlite.Row | None:
+    """Run a query and return its first row, or None."""
+    rows = await conn.execute_fetchall(sql, params)
+    return next(iter(rows), None)
 
 
 @asynccontextmanager

@@ -8,7 +8,7 @@ from datetime import date, datetime
 import aiosqlite
 
 from bot.services.dataset import QuestionEntry
-from bot.store.db import to_iso, transaction, utcnow
+from bot.store.db import fetch_all, fetch_one, to_iso, transaction, utcnow
 
 
 @dataclass(frozen=True)
@@ -107,10 +107,9 @@ class QuestionsRepo:
         self._conn = conn
 
     async def _one(self, where: str, params: tuple[object, ...]) -> Question | None:
-        async with self._conn.execute(
-            f"SELECT {_cols(Question)} FROM questions WHERE {where}", params
-        ) as cur:
-            row = await cur.fetchone()
+        row = await fetch_one(
+            self._conn, f"SELECT {_cols(Question)} FROM questions WHERE {where}", params
+        )
         return Question(*row) if row else None
 
     async def default(self) -> Question | None:
@@ -127,10 +126,10 @@ class QuestionsRepo:
 
     async def all(self) -> list[Question]:
         """Every question, newest first."""
-        async with self._conn.execute(
-            f"SELECT {_cols(Question)} FROM questions ORDER BY id DESC"
-        ) as cur:
-            return [Question(*row) for row in await cur.fetchall()]
+        rows = await fetch_all(
+            self._conn, f"SELECT {_cols(Question)} FROM questions ORDER BY id DESC"
+        )
+        return [Question(*row) for row in rows]
 
     async def create(self, entry: QuestionEntry) -> Question:
         """Insert a question; it becomes the default when asked or when none exists.
@@ -177,11 +176,11 @@ class ForecastsRepo:
 
     async def current(self, question_id: int, user_id: int) -> Forecast | None:
         """The reader's forecast (withdrawn ones included, see `withdrawn`), or None."""
-        async with self._conn.execute(
+        row = await fetch_one(
+            self._conn,
             f"SELECT {_cols(Forecast)} FROM forecasts WHERE question_id = ? AND user_id = ?",
             (question_id, user_id),
-        ) as cur:
-            row = await cur.fetchone()
+        )
         return Forecast(*row) if row else None
 
     async def set(
@@ -274,65 +273,71 @@ class ForecastsRepo:
 
     async def history(self, question_id: int, user_id: int) -> list[HistoryEntry]:
         """Every change of the reader's forecast, oldest first."""
-        async with self._conn.execute(
+        rows = await fetch_all(
+            self._conn,
             f"SELECT {_cols(HistoryEntry)} FROM forecast_history"
             " WHERE question_id = ? AND user_id = ? ORDER BY at, id",
             (question_id, user_id),
-        ) as cur:
-            return [HistoryEntry(*row) for row in await cur.fetchall()]
+        )
+        return [HistoryEntry(*row) for row in rows]
 
     async def count(self, question_id: int) -> int:
         """How many readers have a standing (not withdrawn) forecast."""
-        async with self._conn.execute(
+        row = await fetch_one(
+            self._conn,
             "SELECT COUNT(*) FROM forecasts WHERE question_id = ? AND withdrawn = 0",
             (question_id,),
-        ) as cur:
-            row = await cur.fetchone()
+        )
         return int(row[0]) if row else 0
 
     async def histogram(self, question_id: int) -> dict[int, int]:
-        """Standing forecasts as {probability %: count}; reads only the covering index."""
-        async with self._conn.execute(
-            "SELECT probability, COUNT(*) FROM forecasts WHERE question_id = ? AND withdrawn = 0"
-            " GROUP BY probability",
+        """Standing forecasts as {probability %: count} (from the trigger-kept summary)."""
+        rows = await fetch_all(
+            self._conn,
+            "SELECT probability, n FROM forecast_counts WHERE question_id = ? AND n > 0",
             (question_id,),
-        ) as cur:
-            return {int(p): int(n) for p, n in await cur.fetchall()}
+        )
+        return {int(p): int(n) for p, n in rows}
 
     async def newest(self, question_id: int, limit: int) -> list[int]:
         """The probabilities of the `limit` most recently updated standing forecasts,
         newest first (input of the recency-weighted median)."""
-        async with self._conn.execute(
+        rows = await fetch_all(
+            self._conn,
             "SELECT probability FROM forecasts WHERE question_id = ? AND withdrawn = 0"
             " ORDER BY updated_at DESC LIMIT ?",
             (question_id, limit),
-        ) as cur:
-            return [int(row[0]) for row in await cur.fetchall()]
+        )
+        return [int(row[0]) for row in rows]
 
     async def day_histograms(self, question_id: int, since: date) -> dict[date, dict[int, int]]:
         """Probabilities submitted per UTC day since `since`: {day: {probability: count}}."""
-        result: dict[date, dict[int, int]] = {}
-        async with self._conn.execute(
-            "SELECT substr(at, 1, 10), new_probability, COUNT(*) FROM forecast_history"
-            " WHERE question_id = ? AND action = 'set' AND at >= ? GROUP BY 1, 2",
+        rows = await fetch_all(
+            self._conn,
+            "SELECT day, probability, n FROM forecast_day_counts"
+            " WHERE question_id = ? AND day >= ? AND n > 0",
             (question_id, since.isoformat()),
-        ) as cur:
-            for day, p, n in await cur.fetchall():
-                result.setdefault(date.fromisoformat(day), {})[int(p)] = int(n)
+        )
+        result: dict[date, dict[int, int]] = {}
+        for day, p, n in rows:
+            result.setdefault(date.fromisoformat(day), {})[int(p)] = int(n)
         return result
 
     async def recent_reasons(self, question_id: int, limit: int = 5) -> list[Reason]:
         """The newest non-empty reasons of standing forecasts, with the reader's first name
         only when they agreed to be named."""
-        async with self._conn.execute(
+        rows = await fetch_all(
+            self._conn,
             "SELECT f.probability, f.reason,"
             " CASE WHEN u.named_consent = 1 THEN u.first_name END, f.updated_at"
-            " FROM forecasts f JOIN users u ON u.user_id = f.user_id"
+            # the partial index holds only forecasts with a reason: a few rows to read even
+            # when most of a million forecasts have none (SQLite's planner needs the hint)
+            " FROM forecasts f INDEXED BY forecasts_reasons JOIN users u ON u.user_id = f.user_id"
             " WHERE f.question_id = ? AND f.withdrawn = 0 AND f.reason != ''"
             " ORDER BY f.updated_at DESC LIMIT ?",
             (question_id, limit),
-        ) as cur:
-            return [Reason(*row) for row in await cur.fetchall()]
+        )
+        return [Reason(*row) for row in rows]
 
     async def set_pending(
         self,
@@ -353,11 +358,11 @@ class ForecastsRepo:
 
     async def pending(self, user_id: int, chat_id: int) -> PendingStep | None:
         """The step the bot waits for from this reader in this chat, or None."""
-        async with self._conn.execute(
+        row = await fetch_one(
+            self._conn,
             f"SELECT {_cols(PendingStep)} FROM pending_steps WHERE user_id = ? AND chat_id = ?",
             (user_id, chat_id),
-        ) as cur:
-            row = await cur.fetchone()
+        )
         return PendingStep(*row) if row else None
 
     async def clear_pending(self, user_id: int, chat_id: int) -> None:
@@ -366,3 +371,28 @@ class ForecastsRepo:
             "DELETE FROM pending_steps WHERE user_id = ? AND chat_id = ?", (user_id, chat_id)
         )
         await self._conn.commit()
+
+    async def bulk_insert(
+        self, question_id: int, rows: list[tuple[int, int, str]], language: str = "ru"
+    ) -> None:
+        """Insert many first forecasts at once, one transaction: (user_id, probability %,
+        ISO UTC time). Readers are created as needed. For imports and benchmarks."""
+        async with transaction(self._conn):
+            await self._conn.executemany(
+                "INSERT OR IGNORE INTO users (user_id, first_name, created_at, updated_at)"
+                " VALUES (?, '', ?, ?)",
+                ((uid, at, at) for uid, _, at in rows),
+            )
+            await self._conn.executemany(
+                "INSERT INTO forecasts (question_id, user_id, probability, language,"
+                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+                ((question_id, uid, p, language, at, at) for uid, p, at in rows),
+            )
+            await self._conn.executemany(
+                "INSERT INTO forecast_history (question_id, user_id, action, new_probability, at)"
+                " VALUES (?, ?, 'set', ?, ?)",
+                ((question_id, uid, p, at) for uid, p, at in rows),
+            )
+            await self._conn.execute(
+                "UPDATE questions SET version = version + 1 WHERE id = ?", (question_id,)
+            )

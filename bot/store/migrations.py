@@ -134,7 +134,56 @@ CREATE TABLE forecast_history (
     at TEXT NOT NULL
 );
 CREATE INDEX forecast_history_user ON forecast_history(question_id, user_id, at);
-CREATE INDEX forecast_history_day ON forecast_history(question_id, action, at, new_probability);
+CREATE INDEX forecasts_reasons ON forecasts(question_id, updated_at)
+    WHERE reason != '' AND withdrawn = 0;
+-- Summaries kept by triggers, so /results reads at most 99 rows per histogram however many
+-- forecasts there are, and stays right through any insert, update or (cascading) delete.
+CREATE TABLE forecast_counts (
+    question_id INTEGER NOT NULL,
+    probability INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (question_id, probability)
+);
+CREATE TABLE forecast_day_counts (
+    question_id INTEGER NOT NULL,
+    day TEXT NOT NULL,
+    probability INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (question_id, day, probability)
+);
+CREATE TRIGGER forecasts_count_insert AFTER INSERT ON forecasts WHEN NEW.withdrawn = 0
+BEGIN
+    INSERT INTO forecast_counts VALUES (NEW.question_id, NEW.probability, 1)
+        ON CONFLICT (question_id, probability) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER forecasts_count_leave AFTER UPDATE OF probability, withdrawn ON forecasts
+    WHEN OLD.withdrawn = 0
+BEGIN
+    UPDATE forecast_counts SET n = n - 1
+        WHERE question_id = OLD.question_id AND probability = OLD.probability;
+END;
+CREATE TRIGGER forecasts_count_enter AFTER UPDATE OF probability, withdrawn ON forecasts
+    WHEN NEW.withdrawn = 0
+BEGIN
+    INSERT INTO forecast_counts VALUES (NEW.question_id, NEW.probability, 1)
+        ON CONFLICT (question_id, probability) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER forecasts_count_delete AFTER DELETE ON forecasts WHEN OLD.withdrawn = 0
+BEGIN
+    UPDATE forecast_counts SET n = n - 1
+        WHERE question_id = OLD.question_id AND probability = OLD.probability;
+END;
+CREATE TRIGGER history_day_insert AFTER INSERT ON forecast_history WHEN NEW.action = 'set'
+BEGIN
+    INSERT INTO forecast_day_counts
+        VALUES (NEW.question_id, substr(NEW.at, 1, 10), NEW.new_probability, 1)
+        ON CONFLICT (question_id, day, probability) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER history_day_delete AFTER DELETE ON forecast_history WHEN OLD.action = 'set'
+BEGIN
+    UPDATE forecast_day_counts SET n = n - 1 WHERE question_id = OLD.question_id
+        AND day = substr(OLD.at, 1, 10) AND probability = OLD.new_probability;
+END;
 CREATE TABLE pending_steps (
     user_id INTEGER NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
     chat_id INTEGER NOT NULL,
@@ -166,6 +215,53 @@ CREATE TABLE question_drafts (
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
     PRIMARY KEY (user_id, chat_id)
+);
+""",
+    4: """
+-- channel: posts with their last shown tally, comment-thread prompts (one per post),
+-- readers' pending "record N % as my forecast" offers, and the bot's membership per chat
+CREATE TABLE channel_posts (
+    chat_id INTEGER NOT NULL,
+    message_id INTEGER NOT NULL,
+    question_id INTEGER NOT NULL REFERENCES questions(id) ON DELETE CASCADE,
+    language TEXT NOT NULL,
+    posted_by INTEGER,
+    shown_count INTEGER NOT NULL DEFAULT 0,
+    shown_median REAL,
+    active INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (chat_id, message_id)
+);
+CREATE INDEX channel_posts_question ON channel_posts(question_id, active);
+CREATE TABLE discussion_threads (
+    channel_chat_id INTEGER NOT NULL,
+    channel_message_id INTEGER NOT NULL,
+    chat_id INTEGER NOT NULL,
+    thread_id INTEGER NOT NULL,
+    question_id INTEGER NOT NULL REFERENCES questions(id) ON DELETE CASCADE,
+    prompt_message_id INTEGER,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (channel_chat_id, channel_message_id)
+);
+CREATE UNIQUE INDEX discussion_threads_thread ON discussion_threads(chat_id, thread_id);
+CREATE TABLE thread_offers (
+    id INTEGER PRIMARY KEY,
+    chat_id INTEGER NOT NULL,
+    user_id INTEGER NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
+    question_id INTEGER NOT NULL REFERENCES questions(id) ON DELETE CASCADE,
+    probability INTEGER NOT NULL CHECK (probability BETWEEN 1 AND 99),
+    reason TEXT NOT NULL DEFAULT '',
+    message_id INTEGER,
+    used_at TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX thread_offers_chat ON thread_offers(chat_id);
+CREATE TABLE bot_chats (
+    chat_id INTEGER PRIMARY KEY,
+    type TEXT NOT NULL,
+    status TEXT NOT NULL,
+    updated_at TEXT NOT NULL
 );
 """,
 }

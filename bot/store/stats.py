@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields
 import aiosqlite
 
 from bot.services.dataset import Dataset, StatEntry, normalize_alias
-from bot.store.db import transaction, utcnow
+from bot.store.db import fetch_all, fetch_one, transaction, utcnow
 
 
 @dataclass(frozen=True)
@@ -148,33 +148,32 @@ class StatsRepo:
     async def all(self) -> list[Stat]:
         """Every figure, in display order."""
         sql = f"SELECT {_columns(Stat)} FROM stats ORDER BY sort_order"
-        async with self._conn.execute(sql) as cur:
-            return [Stat(*row) for row in await cur.fetchall()]
+        rows = await fetch_all(self._conn, sql)
+        return [Stat(*row) for row in rows]
 
     async def get(self, key: str) -> Stat | None:
         """One figure by key, or None."""
         sql = f"SELECT {_columns(Stat)} FROM stats WHERE key = ?"
-        async with self._conn.execute(sql, (key,)) as cur:
-            row = await cur.fetchone()
+        row = await fetch_one(self._conn, sql, (key,))
         return Stat(*row) if row else None
 
     async def sources(self) -> list[Source]:
         """Every source, by key."""
         sql = f"SELECT {_columns(Source)} FROM sources ORDER BY key"
-        async with self._conn.execute(sql) as cur:
-            return [Source(*row) for row in await cur.fetchall()]
+        rows = await fetch_all(self._conn, sql)
+        return [Source(*row) for row in rows]
 
     async def facts(self, topic: str) -> list[Fact]:
         """The facts of `topic`, in display order."""
         sql = f"SELECT {_columns(Fact)} FROM facts WHERE topic = ? ORDER BY sort_order"
-        async with self._conn.execute(sql, (topic,)) as cur:
-            return [Fact(*row) for row in await cur.fetchall()]
+        rows = await fetch_all(self._conn, sql, (topic,))
+        return [Fact(*row) for row in rows]
 
     async def models(self) -> list[Model]:
         """The flagship models, in display order."""
         sql = f"SELECT {_columns(Model)} FROM models ORDER BY sort_order"
-        async with self._conn.execute(sql) as cur:
-            return [Model(*row) for row in await cur.fetchall()]
+        rows = await fetch_all(self._conn, sql)
+        return [Model(*row) for row in rows]
 
     async def find_model(self, name: str) -> Model | None:
         """A model by slug, name or alias (case-insensitive), or None."""
@@ -182,8 +181,7 @@ class StatsRepo:
             f"SELECT {_columns(Model)} FROM models WHERE slug IN "
             "(SELECT slug FROM model_aliases WHERE alias = ?)"
         )
-        async with self._conn.execute(sql, (normalize_alias(name),)) as cur:
-            row = await cur.fetchone()
+        row = await fetch_one(self._conn, sql, (normalize_alias(name),))
         return Model(*row) if row else None
 
     async def set_value(
@@ -215,8 +213,8 @@ class StatsRepo:
             f"SELECT {_columns(StatChange)} FROM stat_history WHERE key = ?"
             " ORDER BY changed_at DESC, id DESC LIMIT ?"
         )
-        async with self._conn.execute(sql, (key, limit)) as cur:
-            return [StatChange(*row) for row in await cur.fetchall()]
+        rows = await fetch_all(self._conn, sql, (key, limit))
+        return [StatChange(*row) for row in rows]
 
     async def _insert_change(self, change: StatChange) -> None:
         await self._conn.execute(
@@ -313,8 +311,5 @@ class StatsRepo:
 
     async def dataset_version(self, name: str) -> int:
         """The version of dataset `name` last loaded, 0 if never."""
-        async with self._conn.execute(
-            "SELECT version FROM dataset WHERE name = ?", (name,)
-        ) as cur:
-            row = await cur.fetchone()
+        row = await fetch_one(self._conn, "SELECT version FROM dataset WHERE name = ?", (name,))
         return int(row[0]) if row else 0

@@ -6,7 +6,7 @@ from dataclasses import dataclass, fields
 
 import aiosqlite
 
-from bot.store.db import utcnow
+from bot.store.db import fetch_one, utcnow
 
 
 @dataclass(frozen=True)
@@ -42,10 +42,9 @@ class UsersRepo:
 
     async def get(self, user_id: int) -> Reader | None:
         """One reader, or None if the bot never saw them."""
-        async with self._conn.execute(
-            f"SELECT {_COLUMNS} FROM users WHERE user_id = ?", (user_id,)
-        ) as cur:
-            row = await cur.fetchone()
+        row = await fetch_one(
+            self._conn, f"SELECT {_COLUMNS} FROM users WHERE user_id = ?", (user_id,)
+        )
         return Reader(*row) if row else None
 
     async def touch(
@@ -104,6 +103,5 @@ class UsersRepo:
 
     async def count(self) -> int:
         """How many readers the bot knows."""
-        async with self._conn.execute("SELECT COUNT(*) FROM users") as cur:
-            row = await cur.fetchone()
+        row = await fetch_one(self._conn, "SELECT COUNT(*) FROM users")
         return int(row[0]) if row else 0
