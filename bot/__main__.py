@@ -12,7 +12,7 @@ from typing import BinaryIO
 from bot.config import Settings, SettingsError, load_settings
 from bot.logs import setup_logging
 
-MISSING_TOKEN_HELP = (
+BOTFATHER_HELP = (
     "BOT_TOKEN is not set. Get a token from @BotFather (https://t.me/BotFather) and put it in "
     ".env or the environment, or try the bot offline with: python -m bot shell"
 )
@@ -42,7 +42,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def run_polling(settings: Settings) -> int:
     """Long polling until SIGINT/SIGTERM (PTB stops cleanly on both)."""
     if settings.bot_token is None:
-        print(MISSING_TOKEN_HELP, file=sys.stderr)
+        print(BOTFATHER_HELP, file=sys.stderr)
         return 2
     from bot.app import build_application
 

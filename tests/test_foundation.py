@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import os
 import re
 import string
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -171,7 +174,9 @@ def _catalog(lang: str) -> dict[str, list[str]]:
             for message in read_po(fp, locale=lang):
                 if message.id:
                     key = message.id if isinstance(message.id, str) else message.id[0]
-                    strings = message.string if isinstance(message.string, tuple) else (message.string,)
+                    strings = (
+                        message.string if isinstance(message.string, tuple) else (message.string,)
+                    )
                     assert key not in messages, f"{key} is defined twice in {lang}"
                     messages[key] = list(strings)
     return messages
@@ -225,3 +230,23 @@ def test_debug_log_never_contains_the_token() -> None:
 
 def test_redaction_of_token_shaped_text_without_configured_token() -> None:
     assert RedactTokenFilter(None).redact(f"url /bot{TOKEN}/getMe") == "url /bot***/getMe"
+
+
+def test_console_from_a_pipe_prints_stats_and_kimi(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("BOT_TOKEN", "DEFAULT_LANGUAGE")}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "shell"],
+        input="/stats\n/models kimi\n",
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout.replace("\xa0", " ").replace("\u202f", " ")
+    assert "183 модели" in out and "более 2 500 компаний" in out and "25,3 %" in out
+    assert "источник: PRC.TODAY" in out and "первое полугодие 2025 года" in out
+    assert "Kimi от Moonshot AI" in out
+    assert (tmp_path / "data" / "bot.sqlite3").exists()

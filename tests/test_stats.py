@@ -140,3 +140,13 @@ async def test_command_menu_is_set_per_language_and_scope(harness: Harness) -> N
     assert ("ru", "all_private_chats") in seen and ("en", "all_group_chats") in seen
     ru = next(c for c in calls if c.params.get("language_code") == "ru")
     assert any(cmd["description"] == "ИИ в Пекине в цифрах" for cmd in ru.params["commands"])
+
+
+async def test_a_failure_gets_an_apology_and_the_bot_keeps_running(
+    harness: Harness, bob: dict[str, Any], caplog: Any
+) -> None:
+    harness.emu.fail_next("sendMessage", 500, "Internal Server Error: try again")
+    step = await harness.send(bob, "/stats")
+    assert step.texts == ["Sorry, something went wrong on my side. Please try again in a moment."]
+    assert "Update" in caplog.text and "Traceback" in caplog.text
+    assert "183 models" in (await harness.send(bob, "/stats")).text

@@ -17,6 +17,7 @@ from telegram.constants import ChatType
 
 from bot.handlers.callbacks import BadCallbackData, unpack, unpack_int
 from bot.handlers.common import BotContext, edit, in_private, is_reader, reply
+from bot.handlers.start import send_greeting
 from bot.services.chart import render_chart
 from bot.services.probability import (
     MAX_REASON_CHARS,
@@ -554,8 +555,6 @@ async def deep_link_forecast(update: Update, context: BotContext, slug: str | No
     """/start forecast[_<slug>]: open the forecast flow for that question."""
     question = await (context.store.questions.by_slug(slug) if slug else question_for(context))
     if question is None or not is_reader(update.effective_user):
-        from bot.handlers.start import send_greeting
-
         await send_greeting(update, context)
         return
     await send_card(update, context, question)
@@ -565,8 +564,6 @@ async def deep_link_results(update: Update, context: BotContext, slug: str | Non
     """/start results[_<slug>]: show that question's results."""
     question = await (context.store.questions.by_slug(slug) if slug else question_for(context))
     if question is None:
-        from bot.handlers.start import send_greeting
-
         await send_greeting(update, context)
         return
     await send_results(update, context, question)
