@@ -11,9 +11,11 @@ from telegram import (
     BotCommand,
     BotCommandScopeAllGroupChats,
     BotCommandScopeAllPrivateChats,
+    BotCommandScopeChat,
     Update,
 )
 from telegram.constants import ParseMode
+from telegram.error import TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -28,7 +30,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.config import Settings
-from bot.handlers import admin, export, forecast, privacy, start, stats
+from bot.handlers import admin, channel, export, forecast, inline, privacy, start, stats
 from bot.handlers.common import BotContext, command, remember_reader
 from bot.handlers.errors import on_error
 from bot.services.dataset import DEFAULT_DATASET, load_dataset
@@ -40,6 +42,7 @@ logger = logging.getLogger(__name__)
 # Without a token (console, tests) the emulator answers; PTB still wants a well-formed one.
 EMULATOR_TOKEN = "1:EMULATOR"  # noqa: S105 - a placeholder, not a secret
 
+# the command menus (setMyCommands); descriptions are the catalogs' cmd.<name> messages
 PRIVATE_COMMANDS = (
     "start",
     "forecast",
@@ -49,11 +52,32 @@ PRIVATE_COMMANDS = (
     "stats",
     "models",
     "sources",
+    "leaderboard",
     "language",
+    "deleteme",
     "help",
     "cancel",
 )
-GROUP_COMMANDS = ("forecast", "results", "myforecast", "stats", "models", "sources", "help")
+GROUP_COMMANDS = (
+    "forecast",
+    "results",
+    "myforecast",
+    "stats",
+    "models",
+    "sources",
+    "leaderboard",
+    "help",
+)
+ADMIN_COMMANDS = (
+    "admin",
+    "export",
+    "questions",
+    "newquestion",
+    "resolve",
+    "setstat",
+    "stathistory",
+    "post",
+)
 
 
 def build_application(
@@ -122,10 +146,9 @@ def _register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     admin.register(app)
     export.register(app)
     privacy.register(app)
-    app.bot_data["private_commands"] = (
-        *app.bot_data.get("private_commands", ()), "leaderboard", "deleteme"
-    )
-    app.bot_data["group_commands"] = (*app.bot_data.get("group_commands", ()), "leaderboard")
+    # the channel post, its comment thread, membership changes; inline mode
+    channel.register(app)
+    inline.register(app)
 
     # last in group 0: buttons of older versions or unknown data get a short alert
     app.add_handler(CallbackQueryHandler(stats.unknown_button))
@@ -136,6 +159,7 @@ def _register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         "results": forecast.deep_link_results,
     }
     app.bot_data["deep_links"].update(export.deep_links(), **privacy.deep_links())
+    app.bot_data["deep_links"].update(channel.deep_links())
     app.add_error_handler(on_error)
 
 
@@ -165,22 +189,30 @@ async def seed(store: Store) -> None:
 
 
 async def publish_commands(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """setMyCommands per language and scope (private chats, groups), plus the default."""
+    """setMyCommands per language and scope: private chats, groups, and each admin's chat
+    (readers' commands plus the admin ones); the entry without a language is the default."""
     settings: Settings = app.bot_data["settings"]
     for lang in (*LANGUAGES, None):
         text_lang = lang or settings.default_language
-        for scope, names in (
-            (
-                BotCommandScopeAllPrivateChats(),
-                PRIVATE_COMMANDS + app.bot_data.get("private_commands", ()),
-            ),
-            (
-                BotCommandScopeAllGroupChats(),
-                GROUP_COMMANDS + app.bot_data.get("group_commands", ()),
-            ),
-        ):
-            commands = [BotCommand(name, t(text_lang, f"cmd.{name}")) for name in names]
-            await app.bot.set_my_commands(commands, scope=scope, language_code=lang)
+
+        def menu(names: tuple[str, ...], lang: str = text_lang) -> list[BotCommand]:
+            return [BotCommand(name, t(lang, f"cmd.{name}")) for name in names]
+
+        await app.bot.set_my_commands(
+            menu(PRIVATE_COMMANDS), scope=BotCommandScopeAllPrivateChats(), language_code=lang
+        )
+        await app.bot.set_my_commands(
+            menu(GROUP_COMMANDS), scope=BotCommandScopeAllGroupChats(), language_code=lang
+        )
+        for admin_id in settings.admin_ids:
+            try:
+                await app.bot.set_my_commands(
+                    menu(PRIVATE_COMMANDS + ADMIN_COMMANDS),
+                    scope=BotCommandScopeChat(admin_id),
+                    language_code=lang,
+                )
+            except TelegramError as exc:  # e.g. the admin has not opened a chat with the bot yet
+                logger.warning("No admin command menu for %s: %s", admin_id, exc)
 
 
 @asynccontextmanager

@@ -272,3 +272,12 @@ async def test_replies_stay_in_forum_topics_and_comment_threads(
     comments = harness.emu.group(-100556, "Comments", supergroup=True)
     step = await harness.send(bob, "/stats", chat=comments, thread_id=3)
     assert step.last.get("message_thread_id") == 3
+
+
+async def test_no_forecasts_after_the_closing_time(harness: Harness, bob: dict[str, Any]) -> None:
+    await harness.store.conn.execute(
+        "UPDATE questions SET closes_at = '2020-01-01T00:00:00.000000+00:00'"
+    )
+    await harness.store.conn.commit()
+    assert "no longer takes forecasts" in (await harness.send(bob, "/forecast 40")).text
+    assert await stored(harness, bob) is None

@@ -257,7 +257,7 @@ async def change_question(context: BotContext, question: Question, action: str, 
         return t(lang, "admin.questions.defaulted", slug=slug)
     if question.status == "resolved":
         return t(lang, "admin.questions.resolved_already", slug=slug)
-    await context.store.admin.set_status(question.id, action)
+    await context.store.admin.set_status(question.id, "closed" if action == "close" else "open")
     key = "admin.questions.closed" if action == "close" else "admin.questions.reopened"
     return t(lang, key, slug=slug)
 

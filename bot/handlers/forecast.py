@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime
 from html import escape
 
 from telegram import ForceReply, Message, Update
@@ -26,6 +27,7 @@ from bot.services.probability import (
     parse_forecast,
 )
 from bot.services.results import ResultsCache, ResultsSnapshot
+from bot.store.db import from_iso
 from bot.store.forecasts import Question
 from bot.texts import forecast as view
 from bot.texts import percent, t
@@ -65,8 +67,9 @@ async def refuse_non_reader(update: Update, context: BotContext) -> bool:
 
 
 async def refuse_closed(update: Update, context: BotContext, question: Question) -> bool:
-    """A closed or resolved question takes no forecasts: say so. True when refused."""
-    if question.status == "open":
+    """A closed or resolved question, or one past its closing time, takes no forecasts:
+    say so. True when refused."""
+    if question.status == "open" and from_iso(question.closes_at) > datetime.now(UTC):
         return False
     text = t(context.lang, "forecast.closed")
     if update.callback_query:

@@ -10,8 +10,9 @@ answering while a large export is written.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import tempfile
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Literal, TextIO
 
 from bot.services.export_format import (
+    TELEGRAM_UPLOAD_LIMIT_BYTES,
     ExportRow,
     HistoryRow,
     fit_upload,
@@ -138,24 +140,34 @@ async def write_export(
     async def next_batch() -> list[Any] | None:
         return await anext(batches, None)
 
-    def rows() -> Iterator[Any]:
+    def rows() -> Generator[Any, None, None]:
+        # the next batch is fetched while the current one is written
+        pending = asyncio.run_coroutine_threadsafe(next_batch(), loop)
         done = 0
-        while batch := asyncio.run_coroutine_threadsafe(next_batch(), loop).result():
-            for item in batch:
-                yield convert(item)
-                done += 1
-                if progress and done % PROGRESS_EVERY == 0:
-                    progress(done)
+        try:
+            while batch := pending.result():
+                pending = asyncio.run_coroutine_threadsafe(next_batch(), loop)
+                for item in batch:
+                    yield convert(item)
+                    done += 1
+                    if progress and done % PROGRESS_EVERY == 0:
+                        progress(done)
+        finally:
+            with contextlib.suppress(Exception):
+                pending.result()  # never leave a fetch running when the writer stops early
 
     def write() -> int:
-        if spec.kind == "history":
-            written = write_history_csv(rows(), fp, full=full)
-        elif spec.fmt == "json":
-            written = write_json(
-                rows(), fp, full=full, meta={"question": slug, "exported_at": now}
-            )
-        else:
-            written = write_csv(rows(), fp, full=full)
+        source = rows()
+        try:
+            if spec.kind == "history":
+                written = write_history_csv(source, fp, full=full)
+            elif spec.fmt == "json":
+                meta = {"question": slug, "exported_at": now}
+                written = write_json(source, fp, full=full, meta=meta)
+            else:
+                written = write_csv(source, fp, full=full)
+        finally:
+            source.close()
         if progress:
             progress(written)
         return written
@@ -196,7 +208,8 @@ async def exported_files(
             path = Path(tmp) / name
             with path.open("wb") as fp:
                 rows = await write_export(store, question, spec, fp, salt=salt, now=now)
-            upload = fit_upload(path) if limit_bytes is None else fit_upload(path, limit_bytes)
+            limit = TELEGRAM_UPLOAD_LIMIT_BYTES if limit_bytes is None else limit_bytes
+            upload = await asyncio.to_thread(fit_upload, path, limit)
             files.append(ExportedFile(upload, upload.name, rows))
         yield files
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import aiosqlite
 
 from bot.store.admin import AdminRepo
+from bot.store.channel import ChannelRepo
 from bot.store.db import SchemaTooNewError, connect, migrate
 from bot.store.forecasts import ForecastsRepo, QuestionsRepo
 from bot.store.stats import StatsRepo
@@ -29,6 +30,7 @@ class Store:
         self.questions = QuestionsRepo(conn)
         self.forecasts = ForecastsRepo(conn)
         self.admin = AdminRepo(conn)
+        self.channel = ChannelRepo(conn)
 
     @classmethod
     async def open(cls, path: Path) -> Store:

@@ -348,12 +348,26 @@ class AdminRepo:
                 "  UNION SELECT question_id FROM forecasts WHERE user_id = ?)",
                 (user_id, user_id),
             )
-            # the foreign keys cascade too; explicit deletes keep this right without them
-            for table in ("scores", "question_drafts", "pending_steps", "forecast_history"):
-                await self._conn.execute(f"DELETE FROM {table} WHERE user_id = ?", (user_id,))
-            await self._conn.execute("DELETE FROM forecasts WHERE user_id = ?", (user_id,))
+            # every row that refers to the reader, in any table with a foreign key to users
+            # (also tables added by later migrations, whatever their ON DELETE rule)
+            for table, column in await self._user_references():
+                await self._conn.execute(f'DELETE FROM "{table}" WHERE "{column}" = ?', (user_id,))
             await self._conn.execute("DELETE FROM users WHERE user_id = ?", (user_id,))
         return count
+
+    async def _user_references(self) -> list[tuple[str, str]]:
+        """(table, column) of every foreign key that points at users."""
+        references = []
+        async with self._conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name != 'users'"
+        ) as cur:
+            tables = [str(row[0]) for row in await cur.fetchall()]
+        for table in tables:
+            async with self._conn.execute(f'PRAGMA foreign_key_list("{table}")') as cur:
+                for row in await cur.fetchall():
+                    if row["table"] == "users":
+                        references.append((table, str(row["from"])))
+        return references
 
     async def reader_footprint(self, user_id: int) -> dict[str, int]:
         """Rows kept about a reader per table (all zero after `delete_reader`)."""

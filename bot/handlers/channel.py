@@ -1,0 +1,605 @@
+"""The channel and its comment thread: /post, the live tally, the one prompt per post in the
+linked discussion group, readers' replies there, deep links for what needs a private chat,
+and the bot's membership (removed, blocked, group migrated).
+
+Readers met here may never have started the bot: nothing in this module sends a private
+message on its own; taps are answered with alerts, and an exact % or a reason goes through a
+deep link (https://t.me/<bot>?start=exact_<slug>) that the reader opens themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import warnings
+from dataclasses import dataclass, field
+from datetime import timedelta
+from html import escape
+from typing import Any
+
+from telegram import ChatMemberAdministrator, ChatMemberOwner, Message, ReplyParameters, Update
+from telegram.constants import ChatMemberStatus, ChatType
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.handlers import forecast
+from bot.handlers.callbacks import BadCallbackData, unpack, unpack_int
+from bot.handlers.common import BotContext, command, in_private, is_reader, reply
+from bot.handlers.forecast import EXACT, REASON, results_cache
+from bot.services.probability import ProbabilityError, parse_forecast
+from bot.store.channel import ChannelPost
+from bot.store.forecasts import Question
+from bot.texts import channel as view
+from bot.texts import forecast as fview
+from bot.texts import percent, t
+
+logger = logging.getLogger(__name__)
+
+EDIT_ATTEMPTS = 4  # tries per tally edit while Telegram answers RetryAfter
+MAX_FLOOD_WAIT = 300.0  # seconds: longer flood waits are not waited out inside one job
+STARTUP_REFRESH_SECONDS = 30.0  # after a start, catch up on tallies whose edit was lost
+THREAD_GROUP = 1  # handler group of auto-forwards and migrations (after the prompt answers)
+
+
+@dataclass
+class TallyState:
+    """In-memory pacing of tally edits per post (chat id, message id): when each post was
+    last edited (time.monotonic seconds) and a lock so that two jobs never edit at once."""
+
+    last_edit: dict[tuple[int, int], float] = field(default_factory=dict)
+    locks: dict[tuple[int, int], asyncio.Lock] = field(default_factory=dict)
+
+
+def tally_state(context: BotContext) -> TallyState:
+    """The application's TallyState."""
+    state: TallyState = context.bot_data.setdefault("channel_tally", TallyState())
+    return state
+
+
+def channel_target(channel_id: str) -> int | str:
+    """CHANNEL_ID as the Bot API wants it: an int for numeric ids, "@name" otherwise."""
+    text = channel_id.strip()
+    if text.lstrip("-").isdigit():
+        return int(text)
+    return text if text.startswith("@") else f"@{text}"
+
+
+async def current_tally(context: BotContext, question: Question) -> tuple[int, float | None]:
+    """(forecasters, median % or None while hidden) as a public post shows them."""
+    snap = await results_cache(context).get(context.store, question)
+    return view.shown_tally(snap, context.settings.results_reveal_min)
+
+
+def tally_text(context: BotContext, shown: tuple[int, float | None], lang: str) -> str:
+    """The tally line for (count, median)."""
+    return view.tally_line(shown[0], shown[1], context.settings.results_reveal_min, lang)
+
+
+async def resolve_question(context: BotContext, arg: str | None) -> Question | None:
+    """A question by deep-link argument (slug, or id), or the default question."""
+    store = context.store
+    if not arg:
+        return await store.questions.default()
+    question = await store.questions.by_slug(arg)
+    if question is None and arg.isdigit():
+        question = await store.questions.get(int(arg))
+    return question
+
+
+# --- /post --------------------------------------------------------------------------------
+
+
+async def post_command(update: Update, context: BotContext) -> None:
+    """/post [slug] (admins, private chat): publish the question card to CHANNEL_ID.
+
+    Replies with what to fix when the channel is not set, not found, not a channel, or the
+    bot may not post and edit there.
+    """
+    message = update.effective_message
+    user = update.effective_user
+    assert message
+    lang, settings = context.lang, context.settings
+    if user is None or not settings.is_admin(user.id):
+        await reply(message, t(lang, "channel.post.refused"))
+        return
+    if not in_private(update):
+        await reply(message, t(lang, "channel.post.private_only"))
+        return
+    if not settings.channel_id:
+        await reply(message, t(lang, "channel.post.no_channel"))
+        return
+    question = await _question_to_post(update, context)
+    if question is None:
+        return
+    shown_name = escape(settings.channel_id)
+    chat_id = await _check_channel(update, context, channel_target(settings.channel_id))
+    if chat_id is None:
+        return
+    post_lang = settings.default_language
+    shown = await current_tally(context, question)
+    text = view.post_text(
+        question, await context.store.stats.all(), tally_text(context, shown, post_lang), post_lang
+    )
+    markup = view.public_keyboard(question, context.bot.username, post_lang)
+    try:
+        sent = await context.bot.send_message(chat_id, text, reply_markup=markup)
+    except (Forbidden, BadRequest) as exc:
+        logger.warning("Posting to %s failed: %s", settings.channel_id, exc.message)
+        key = "channel.post.not_admin" if _is_rights_error(exc) else "channel.post.failed"
+        await reply(message, t(lang, key, channel=shown_name, error=escape(exc.message)))
+        return
+    await context.store.channel.add_post(
+        sent.chat_id,
+        sent.message_id,
+        question.id,
+        language=post_lang,
+        posted_by=user.id,
+        shown_count=shown[0],
+        shown_median=shown[1],
+    )
+    await context.store.channel.set_chat_status(sent.chat_id, "channel", "administrator")
+    link = view.link_to_post(sent.chat_id, sent.chat.username, sent.message_id)
+    await reply(
+        message,
+        t(
+            lang,
+            "channel.post.done",
+            slug=escape(question.slug),
+            channel=shown_name,
+            link=link,
+            seconds=f"{settings.tally_interval_seconds:g}",
+        ),
+    )
+
+
+async def _question_to_post(update: Update, context: BotContext) -> Question | None:
+    """The question named by /post's argument (or the default); replies and returns None
+    when there is none or it is closed."""
+    assert update.effective_message
+    lang, store = context.lang, context.store
+    slug = (context.args[0] if context.args else "")[:64]
+    question = await (store.questions.by_slug(slug) if slug else store.questions.default())
+    if question is None:
+        if not slug:
+            await reply(update.effective_message, t(lang, "channel.post.no_question"))
+            return None
+        slugs = ", ".join(q.slug for q in await store.questions.all()) or "—"
+        text = t(lang, "channel.post.unknown_question", slug=escape(slug), slugs=escape(slugs))
+        await reply(update.effective_message, text)
+        return None
+    if question.status != "open":
+        await reply(
+            update.effective_message, t(lang, "channel.post.closed", slug=escape(question.slug))
+        )
+        return None
+    return question
+
+
+async def _check_channel(update: Update, context: BotContext, target: int | str) -> int | None:
+    """The channel's numeric id when it exists, is a channel, and the bot may post and edit
+    there; otherwise replies with what to fix and returns None."""
+    assert update.effective_message
+    lang = context.lang
+    shown_name = escape(context.settings.channel_id or "")
+    try:
+        chat = await context.bot.get_chat(target)
+    except (BadRequest, Forbidden) as exc:
+        logger.warning("CHANNEL_ID %s: %s", context.settings.channel_id, exc.message)
+        await reply(
+            update.effective_message, t(lang, "channel.post.not_found", channel=shown_name)
+        )
+        return None
+    if chat.type != ChatType.CHANNEL:
+        await reply(
+            update.effective_message,
+            t(lang, "channel.post.not_a_channel", channel=shown_name, type=escape(chat.type)),
+        )
+        return None
+    try:
+        member = await context.bot.get_chat_member(chat.id, context.bot.id)
+    except TelegramError as exc:
+        logger.warning("Cannot read the bot's rights in %s: %s", chat.id, exc.message)
+        member = None
+    allowed = isinstance(member, ChatMemberOwner) or (
+        isinstance(member, ChatMemberAdministrator)
+        and bool(member.can_post_messages)
+        and bool(member.can_edit_messages)
+    )
+    if not allowed:
+        await reply(
+            update.effective_message, t(lang, "channel.post.not_admin", channel=shown_name)
+        )
+        return None
+    return chat.id
+
+
+def _is_rights_error(exc: TelegramError) -> bool:
+    text = exc.message.lower()
+    return isinstance(exc, Forbidden) or "rights" in text or "not enough" in text
+
+
+# --- live tally ----------------------------------------------------------------------------
+
+
+async def on_forecast_changed(context: BotContext, question_id: int) -> None:
+    """Forecast listener: schedule one tally edit per active post of the question, unless one
+    is already scheduled (taps within the interval are coalesced into that edit)."""
+    job_queue: Any = context.job_queue
+    if job_queue is None:
+        return
+    interval = context.settings.tally_interval_seconds
+    for post in await context.store.channel.active_posts(question_id):
+        name = f"tally:{post.chat_id}:{post.message_id}"
+        if job_queue.get_jobs_by_name(name):
+            continue
+        job_queue.run_once(
+            tally_job, when=interval, data=(post.chat_id, post.message_id), name=name
+        )
+
+
+async def refresh_all_job(context: BotContext) -> None:
+    """After a start: bring every active post up to date (edits scheduled before a restart
+    were lost with the job queue)."""
+    for post in await context.store.channel.active_posts():
+        await refresh_post(context, post.chat_id, post.message_id)
+
+
+async def tally_job(context: BotContext) -> None:
+    """The scheduled edit of one post's tally."""
+    assert context.job is not None
+    data = context.job.data
+    assert isinstance(data, tuple)
+    await refresh_post(context, int(data[0]), int(data[1]))
+
+
+async def refresh_post(context: BotContext, chat_id: int, message_id: int) -> bool:
+    """Edit the post's tally when the count or the median shown would change.
+
+    At most one edit per post every TALLY_INTERVAL_SECONDS; waits out RetryAfter (bounded);
+    a post that is gone or no longer editable is deactivated. True when edited.
+    """
+    state = tally_state(context)
+    key = (chat_id, message_id)
+    lock = state.locks.setdefault(key, asyncio.Lock())
+    async with lock:
+        store = context.store
+        post = await store.channel.post(chat_id, message_id)
+        if post is None or not post.active:
+            return False
+        question = await store.questions.get(post.question_id)
+        if question is None:
+            return False
+        shown = await current_tally(context, question)
+        if shown == (post.shown_count, post.shown_median):
+            return False  # nothing would change: no edit
+        interval = context.settings.tally_interval_seconds
+        since = time.monotonic() - state.last_edit.get(key, float("-inf"))
+        if since < interval:
+            await asyncio.sleep(interval - since)
+        text = view.post_text(
+            question,
+            await store.stats.all(),
+            tally_text(context, shown, post.language),
+            post.language,
+        )
+        markup = view.public_keyboard(question, context.bot.username, post.language)
+        if not await _edit_post(context, post, text, markup):
+            return False
+        state.last_edit[key] = time.monotonic()
+        await store.channel.set_shown(chat_id, message_id, shown[0], shown[1])
+        return True
+
+
+def retry_seconds(exc: RetryAfter) -> float:
+    """RetryAfter's wait in seconds (PTB warns about the attribute's future type)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value: Any = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+async def _edit_post(context: BotContext, post: ChannelPost, text: str, markup: Any) -> bool:
+    """editMessageText with flood-control waits; never raises. True when the post shows
+    `text` afterwards."""
+    for attempt in range(1, EDIT_ATTEMPTS + 1):
+        try:
+            await context.bot.edit_message_text(
+                text, chat_id=post.chat_id, message_id=post.message_id, reply_markup=markup
+            )
+            return True
+        except RetryAfter as exc:
+            wait = retry_seconds(exc)
+            if attempt == EDIT_ATTEMPTS or wait > MAX_FLOOD_WAIT:
+                logger.warning(
+                    "Tally of %s/%s: flood control, giving up for now",
+                    post.chat_id,
+                    post.message_id,
+                )
+                return False
+            logger.info(
+                "Tally of %s/%s: flood control, waiting %s s", post.chat_id, post.message_id, wait
+            )
+            await asyncio.sleep(wait)
+        except BadRequest as exc:
+            text_lower = exc.message.lower()
+            if "not modified" in text_lower:
+                return True
+            logger.warning(
+                "Tally of %s/%s not editable: %s", post.chat_id, post.message_id, exc.message
+            )
+            await context.store.channel.deactivate_post(post.chat_id, post.message_id)
+            return False
+        except Forbidden as exc:
+            logger.warning("Bot lost channel %s: %s", post.chat_id, exc.message)
+            await context.store.channel.set_chat_status(post.chat_id, "channel", "left")
+            return False
+        except TelegramError as exc:
+            logger.warning("Tally of %s/%s failed: %s", post.chat_id, post.message_id, exc)
+            return False
+    return False
+
+
+# --- the comment thread --------------------------------------------------------------------
+
+
+async def on_auto_forward(update: Update, context: BotContext) -> None:
+    """A channel post arrived in the discussion group (or such a forward was edited): if it
+    is one of the bot's posts, reply once in its thread with the question, the buttons and
+    the current community forecast."""
+    message = update.effective_message
+    if message is None or not message.is_automatic_forward:
+        return
+    origin = message.forward_origin
+    origin_chat = getattr(origin, "chat", None)
+    origin_id = getattr(origin, "message_id", None)
+    if origin_chat is None or origin_id is None:
+        return
+    store = context.store
+    post = await store.channel.post(origin_chat.id, origin_id)
+    if post is None:
+        return  # not a post of the bot: stay quiet
+    question = await store.questions.get(post.question_id)
+    if question is None:
+        return
+    if not await store.channel.claim_thread(post, message.chat_id, message.message_id):
+        return  # already prompted (also after a restart, or when the forward is edited)
+    lang = post.language
+    text = view.thread_prompt(
+        question, tally_text(context, await current_tally(context, question), lang), lang
+    )
+    try:
+        sent = await context.bot.send_message(
+            message.chat_id,
+            text,
+            reply_parameters=ReplyParameters(message.message_id, allow_sending_without_reply=True),
+            reply_markup=view.public_keyboard(question, context.bot.username, lang),
+        )
+    except Forbidden as exc:
+        logger.warning("Cannot write in discussion group %s: %s", message.chat_id, exc.message)
+        await store.channel.set_chat_status(message.chat_id, message.chat.type, "left")
+        return  # keep the claim: no retries into a chat the bot cannot write to
+    except TelegramError as exc:
+        logger.warning("Thread prompt in %s failed: %s", message.chat_id, exc)
+        await store.channel.release_thread(message.chat_id, message.message_id)
+        return
+    await store.channel.set_prompt(message.chat_id, message.message_id, sent.message_id)
+
+
+async def thread_reply(update: Update, context: BotContext) -> None:
+    """A group text that is not a prompt answer (bot_data["thread_reply"]).
+
+    Only a reader's reply to the bot inside a comment thread the bot prompted in is
+    answered: an explicit probability gets a "record N %" button for that reader, words
+    alone get a short hint; every other comment gets no answer.
+    """
+    message = update.effective_message
+    user = update.effective_user
+    if message is None or not message.text or not is_reader(user):
+        return
+    replied = message.reply_to_message
+    if replied is None or replied.from_user is None or replied.from_user.id != context.bot.id:
+        return
+    if message.message_thread_id is None:
+        return
+    thread = await context.store.channel.thread(message.chat_id, message.message_thread_id)
+    if thread is None:
+        return
+    question = await context.store.questions.get(thread.question_id)
+    if question is None or await forecast.refuse_closed(update, context, question):
+        return
+    lang = context.lang
+    try:
+        parsed = parse_forecast(message.text, require_leading=False)
+    except ProbabilityError as exc:
+        if exc.code in ("missing", "not_a_number"):
+            await reply(message, t(lang, "channel.thread.hint", name=forecast.mention(update)))
+        else:
+            await reply(message, forecast.probability_error(lang, exc))
+        return
+    assert user is not None
+    offer = await context.store.channel.add_offer(
+        message.chat_id, user.id, question.id, parsed.probability, parsed.reason
+    )
+    sent = await reply(
+        message,
+        view.offer_text(forecast.mention(update), parsed.probability, parsed.reason, lang),
+        reply_markup=view.offer_keyboard(offer.id, parsed.probability, lang),
+    )
+    await context.store.channel.set_offer_message(offer.id, sent.message_id)
+
+
+async def confirm_button(update: Update, context: BotContext) -> None:
+    """ "Record N % as my forecast": only the reader who wrote the comment may press it."""
+    query = update.callback_query
+    assert query
+    lang, store = context.lang, context.store
+    try:
+        (offer_id,) = unpack(query.data, "cc", 1)
+        offer = await store.channel.offer(unpack_int(offer_id, 1, 2**62))
+        if offer is None:
+            raise BadCallbackData(offer_id)
+    except BadCallbackData:
+        await query.answer(t(lang, "error.stale_button"), show_alert=True)
+        return
+    if await forecast.refuse_non_reader(update, context):
+        return
+    assert update.effective_user
+    if update.effective_user.id != offer.user_id:
+        await query.answer(t(lang, "channel.confirm.not_yours"), show_alert=True)
+        return
+    question = await store.questions.get(offer.question_id)
+    if question is None:
+        await query.answer(t(lang, "error.stale_button"), show_alert=True)
+        return
+    if await forecast.refuse_closed(update, context, question):
+        return
+    if not await store.channel.use_offer(offer.id):
+        await query.answer(t(lang, "channel.confirm.used"), show_alert=True)
+        return
+    await store.forecasts.set(
+        question.id,
+        offer.user_id,
+        offer.probability,
+        language=lang,
+        reason=offer.reason or None,
+    )
+    await forecast.changed(context, question.id)
+    await query.answer(
+        t(lang, "channel.confirm.alert", probability=percent(offer.probability, lang))
+    )
+    if isinstance(query.message, Message):
+        text = view.confirmed_text(forecast.mention(update), offer.probability, offer.reason, lang)
+        try:
+            await query.message.edit_text(text)
+        except TelegramError as exc:
+            logger.info("Could not update the offer message: %s", exc)
+
+
+# --- deep links ------------------------------------------------------------------------------
+
+
+async def deep_link_exact(update: Update, context: BotContext, arg: str | None) -> None:
+    """/start exact[_<slug>]: from a channel post to the exact-% prompt in private."""
+    await _deep_link_prompt(update, context, arg, EXACT)
+
+
+async def deep_link_reason(update: Update, context: BotContext, arg: str | None) -> None:
+    """/start reason[_<slug>]: from a channel post to the reason prompt in private (after a
+    forecast; without one, the forecast card comes first)."""
+    await _deep_link_prompt(update, context, arg, REASON)
+
+
+async def _deep_link_prompt(
+    update: Update, context: BotContext, arg: str | None, kind: str
+) -> None:
+    from bot.handlers.start import send_greeting
+
+    message = update.effective_message
+    assert message
+    question = await resolve_question(context, arg)
+    if question is None or not is_reader(update.effective_user) or not in_private(update):
+        await send_greeting(update, context)
+        return
+    if await forecast.refuse_closed(update, context, question):
+        return
+    assert update.effective_user
+    lang = context.lang
+    if kind == REASON:
+        current = await context.store.forecasts.current(question.id, update.effective_user.id)
+        if current is None or current.withdrawn:
+            await reply(message, t(lang, "reason.needs_forecast"))
+            await forecast.send_card(update, context, question)
+            return
+    await reply(message, fview.question_block(question, lang))
+    await forecast.ask(update, context, question, kind)
+
+
+async def deep_link_stats(update: Update, context: BotContext, arg: str | None) -> None:
+    """/start stats: the statistics card (from the inline cards' button)."""
+    from bot.handlers.stats import stats_command
+
+    await stats_command(update, context)
+
+
+def deep_links() -> dict[str, Any]:
+    """The /start payloads this module answers."""
+    return {"exact": deep_link_exact, "reason": deep_link_reason, "stats": deep_link_stats}
+
+
+# --- membership and migration ----------------------------------------------------------------
+
+
+async def on_my_chat_member(update: Update, context: BotContext) -> None:
+    """The bot's status changed: a reader blocked or restarted it (private chat), or it was
+    added to or removed from a group or channel. Logged and stored; nothing is sent."""
+    change = update.my_chat_member
+    if change is None:
+        return
+    chat, status = change.chat, change.new_chat_member.status
+    store = context.store
+    if chat.type == ChatType.PRIVATE:
+        user = change.from_user
+        if status == ChatMemberStatus.BANNED:
+            logger.info("Reader %s blocked the bot", user.id)
+            await store.users.set_blocked(user.id)
+            if context.user_data is not None:
+                context.user_data["started"] = False
+        elif status == ChatMemberStatus.MEMBER:
+            await store.users.touch(
+                user.id,
+                username=user.username,
+                first_name=user.first_name,
+                tg_language=user.language_code,
+                started=True,
+            )
+            if context.user_data is not None:
+                context.user_data["started"] = True
+        return
+    if status in (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED):
+        logger.warning("Bot removed from %s %s (%s)", chat.type, chat.id, status)
+    else:
+        logger.info("Bot is %s in %s %s", status, chat.type, chat.id)
+    await store.channel.set_chat_status(chat.id, chat.type, status)
+
+
+async def on_migrate(update: Update, context: BotContext) -> None:
+    """A group became a supergroup: keep its data under the new chat id."""
+    message = update.effective_message
+    if message is None:
+        return
+    if message.migrate_to_chat_id:
+        old, new = message.chat_id, message.migrate_to_chat_id
+    elif message.migrate_from_chat_id:
+        old, new = message.migrate_from_chat_id, message.chat_id
+    else:
+        return
+    logger.info("Group %s migrated to supergroup %s", old, new)
+    await context.store.channel.migrate_chat(old, new)
+    if message.migrate_to_chat_id and old in context.application.chat_data:
+        context.application.migrate_chat_data(old_chat_id=old, new_chat_id=new)
+
+
+# --- wiring ----------------------------------------------------------------------------------
+
+
+def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Add the channel handlers (call before the catch-all button handler), the thread hook
+    and the forecast listener."""
+    app.add_handler(command("post", post_command))
+    app.add_handler(CallbackQueryHandler(confirm_button, pattern=r"^cc:"))
+    app.add_handler(ChatMemberHandler(on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
+    app.add_handler(
+        MessageHandler(filters.IS_AUTOMATIC_FORWARD, on_auto_forward), group=THREAD_GROUP
+    )
+    app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, on_migrate), group=THREAD_GROUP)
+    if app.job_queue is not None:
+        app.job_queue.run_once(refresh_all_job, when=STARTUP_REFRESH_SECONDS, name="tally:all")
+    app.bot_data["thread_reply"] = thread_reply
+    app.bot_data.setdefault("forecast_listeners", []).append(on_forecast_changed)
