@@ -66,6 +66,17 @@ async def refuse_non_reader(update: Update, context: BotContext) -> bool:
     return True
 
 
+async def reader_and_question(update: Update, context: BotContext) -> Question | None:
+    """The default question for a reader's command; replies and returns None when the
+    sender cannot forecast (anonymous) or there is no question."""
+    if await refuse_non_reader(update, context):
+        return None
+    question = await question_for(context)
+    if question is None and update.effective_message:
+        await reply(update.effective_message, t(context.lang, "forecast.no_question"))
+    return question
+
+
 async def refuse_closed(update: Update, context: BotContext, question: Question) -> bool:
     """A closed or resolved question, or one past its closing time, takes no forecasts:
     say so. True when refused."""
@@ -96,13 +107,8 @@ def probability_error(lang: str, error: ProbabilityError) -> str:
 
 async def forecast_command(update: Update, context: BotContext) -> None:
     """/forecast: show the card; /forecast 70 [reason]: record directly."""
-    message = update.effective_message
-    assert message
-    if await refuse_non_reader(update, context):
-        return
-    question = await question_for(context)
+    question = await reader_and_question(update, context)
     if question is None:
-        await reply(message, t(context.lang, "forecast.no_question"))
         return
     text = " ".join(context.args or [])
     if text:
@@ -388,36 +394,27 @@ async def cancel_command(update: Update, context: BotContext) -> None:
 
 async def myforecast_command(update: Update, context: BotContext) -> None:
     """/myforecast: the reader's forecast and its history."""
-    message = update.effective_message
-    assert message
-    if await refuse_non_reader(update, context):
-        return
-    question = await question_for(context)
+    question = await reader_and_question(update, context)
     if question is None:
-        await reply(message, t(context.lang, "forecast.no_question"))
         return
-    assert update.effective_user
+    assert update.effective_message and update.effective_user
     store, user_id = context.store, update.effective_user.id
     current = await store.forecasts.current(question.id, user_id)
     history = await store.forecasts.history(question.id, user_id)
-    await reply(message, view.history_text(question, current, history, context.lang))
+    text = view.history_text(question, current, history, context.lang)
+    await reply(update.effective_message, text)
 
 
 async def withdraw_command(update: Update, context: BotContext) -> None:
     """/withdraw: ask for confirmation."""
-    message = update.effective_message
-    assert message
-    if await refuse_non_reader(update, context):
+    question = await reader_and_question(update, context)
+    if question is None:
         return
-    question = await question_for(context)
-    assert update.effective_user
+    message, user = update.effective_message, update.effective_user
+    assert message and user
     lang = context.lang
-    current = (
-        await context.store.forecasts.current(question.id, update.effective_user.id)
-        if question
-        else None
-    )
-    if question is None or current is None or current.withdrawn:
+    current = await context.store.forecasts.current(question.id, user.id)
+    if current is None or current.withdrawn:
         await reply(message, t(lang, "withdraw.nothing"))
         return
     await reply(
@@ -574,11 +571,6 @@ async def deep_link_results(update: Update, context: BotContext, slug: str | Non
 
 async def go_forecast(update: Update, context: BotContext) -> None:
     """The greeting's "my forecast" button."""
-    if await refuse_non_reader(update, context):
-        return
-    question = await question_for(context)
-    if question is None:
-        assert update.effective_message
-        await reply(update.effective_message, t(context.lang, "forecast.no_question"))
-        return
-    await send_card(update, context, question)
+    question = await reader_and_question(update, context)
+    if question is not None:
+        await send_card(update, context, question)

@@ -140,36 +140,26 @@ def after_keyboard(question_id: int, has_reason: bool, lang: str) -> InlineKeybo
     )
 
 
+def yes_no_keyboard(
+    namespace: str, question_id: int, yes_key: str, no_key: str, lang: str
+) -> InlineKeyboardMarkup:
+    """Two buttons on one row: `ns:<question>:1` (yes) and `ns:<question>:0` (no)."""
+    return InlineKeyboardMarkup(
+        [[
+            InlineKeyboardButton(t(lang, yes_key), callback_data=pack(namespace, question_id, 1)),
+            InlineKeyboardButton(t(lang, no_key), callback_data=pack(namespace, question_id, 0)),
+        ]]
+    )  # fmt: skip
+
+
 def consent_keyboard(question_id: int, lang: str) -> InlineKeyboardMarkup:
     """Ask once whether the reader's first name may appear next to their reasons."""
-    return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(
-                    t(lang, "consent.yes"), callback_data=pack("fn", question_id, 1)
-                ),
-                InlineKeyboardButton(
-                    t(lang, "consent.no"), callback_data=pack("fn", question_id, 0)
-                ),
-            ]
-        ]
-    )
+    return yes_no_keyboard("fn", question_id, "consent.yes", "consent.no", lang)
 
 
 def withdraw_keyboard(question_id: int, lang: str) -> InlineKeyboardMarkup:
     """Confirm or keep, for /withdraw."""
-    return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(
-                    t(lang, "withdraw.confirm"), callback_data=pack("fw", question_id, 1)
-                ),
-                InlineKeyboardButton(
-                    t(lang, "withdraw.keep"), callback_data=pack("fw", question_id, 0)
-                ),
-            ]
-        ]
-    )
+    return yes_no_keyboard("fw", question_id, "withdraw.confirm", "withdraw.keep", lang)
 
 
 def history_text(
