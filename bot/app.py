@@ -21,8 +21,10 @@ from telegram.ext import (
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
+    ChatMemberHandler,
     ContextTypes,
     Defaults,
+    InlineQueryHandler,
     MessageHandler,
     TypeHandler,
     filters,
@@ -110,9 +112,14 @@ def build_application(
 
 
 def _register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    # group -1 runs before every feature handler: keep the reader's row and language current
+    # group -2: an admin's answers while creating a question (/newquestion), before anything
+    # else reads the text; -1: keep the reader's row and language current for every update
+    admins = filters.User(user_id=list(app.bot_data["settings"].admin_ids))
+    drafts = filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE & filters.TEXT & admins
+    app.add_handler(MessageHandler(drafts & ~filters.COMMAND, admin.draft_input), group=-2)
     app.add_handler(TypeHandler(Update, remember_reader), group=-1)
 
+    # group 0: the first matching handler answers
     app.add_handler(command("start", start.start_command))
     app.add_handler(command("help", start.help_command))
     app.add_handler(command("language", start.language_command))
@@ -135,31 +142,58 @@ def _register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CallbackQueryHandler(forecast.consent_button, pattern=r"^fn:"))
     app.add_handler(CallbackQueryHandler(forecast.withdraw_button, pattern=r"^fw:"))
     app.add_handler(CallbackQueryHandler(forecast.results_button, pattern=r"^rs:"))
-    # answers to prompts: any new text that is not a command (groups: replies to the bot only)
-    app.add_handler(
-        MessageHandler(
-            filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE, forecast.text_input
-        )
-    )
 
-    # admins (dashboard, questions, resolution, statistics, export) and /deleteme
-    admin.register(app)
-    export.register(app)
-    privacy.register(app)
-    # the channel post, its comment thread, membership changes; inline mode
-    channel.register(app)
-    inline.register(app)
+    app.add_handler(command("admin", admin.admin_command))
+    app.add_handler(command("questions", admin.questions_command))
+    app.add_handler(command("newquestion", admin.newquestion_command))
+    app.add_handler(command("resolve", admin.resolve_command))
+    app.add_handler(command("leaderboard", admin.leaderboard_command))
+    app.add_handler(command("setstat", admin.setstat_command))
+    app.add_handler(command("stathistory", admin.stathistory_command))
+    app.add_handler(CallbackQueryHandler(admin.question_button, pattern=r"^aq:"))
+    app.add_handler(CallbackQueryHandler(admin.newquestion_button, pattern=r"^nq:"))
+    app.add_handler(CallbackQueryHandler(admin.resolve_button, pattern=r"^rv:"))
+    app.add_handler(command("export", export.export_command))
+    app.add_handler(command("deleteme", privacy.deleteme_command))
+    app.add_handler(CallbackQueryHandler(privacy.deleteme_button, pattern=r"^dm:"))
+
+    app.add_handler(command("post", channel.post_command))
+    app.add_handler(CallbackQueryHandler(channel.confirm_button, pattern=r"^cc:"))
+    app.add_handler(ChatMemberHandler(channel.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
+    app.add_handler(InlineQueryHandler(inline.inline_query))
+
+    # answers to prompts: any new text that is not a command (groups: replies to the bot
+    # only, privacy mode); what is not a prompt answer goes to the comment-thread handler
+    text = filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE
+    app.add_handler(MessageHandler(text, forecast.text_input))
+    app.bot_data["thread_reply"] = channel.thread_reply
 
     # last in group 0: buttons of older versions or unknown data get a short alert
     app.add_handler(CallbackQueryHandler(stats.unknown_button))
 
+    # group 1, after the prompt answers: channel posts forwarded into the discussion group,
+    # and group-to-supergroup migrations
+    app.add_handler(MessageHandler(filters.IS_AUTOMATIC_FORWARD, channel.on_auto_forward), group=1)
+    app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, channel.on_migrate), group=1)
+
+    # every forecast write schedules the (coalesced) edit of the channel posts' live tally;
+    # after a start, tallies whose edit was lost in a restart are caught up
+    app.bot_data["forecast_listeners"] = [channel.on_forecast_changed]
+    if app.job_queue is not None:
+        app.job_queue.run_once(
+            channel.refresh_all_job, when=channel.STARTUP_REFRESH_SECONDS, name="tally:all"
+        )
+
     app.bot_data["go_routes"] = {"stats": stats.stats_command, "forecast": forecast.go_forecast}
-    app.bot_data["deep_links"] = {
+    app.bot_data["deep_links"] = {  # /start <action>[_<arg>]
         "forecast": forecast.deep_link_forecast,
         "results": forecast.deep_link_results,
+        "exact": channel.deep_link_exact,
+        "reason": channel.deep_link_reason,
+        "stats": channel.deep_link_stats,
+        "export": export.deep_link_export,
+        "deleteme": privacy.deep_link_deleteme,
     }
-    app.bot_data["deep_links"].update(export.deep_links(), **privacy.deep_links())
-    app.bot_data["deep_links"].update(channel.deep_links())
     app.add_error_handler(on_error)
 
 

@@ -150,3 +150,15 @@ async def test_a_failure_gets_an_apology_and_the_bot_keeps_running(
     assert step.texts == ["Sorry, something went wrong on my side. Please try again in a moment."]
     assert "Update" in caplog.text and "Traceback" in caplog.text
     assert "183 models" in (await harness.send(bob, "/stats")).text
+
+
+async def test_a_reader_who_blocked_the_bot_is_recorded_not_retried(
+    harness: Harness, bob: dict[str, Any]
+) -> None:
+    await harness.send(bob, "/start")
+    harness.emu.block_user(bob["id"])
+    step = await harness.send(bob, "/stats")
+    assert step.errors and "blocked" in step.errors[0]
+    assert len(step.calls) == 1  # no apology attempted into a blocked chat
+    reader = await harness.store.users.get(bob["id"])
+    assert reader is not None and reader.blocked == 1 and reader.started == 0

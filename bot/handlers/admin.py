@@ -24,18 +24,13 @@ from babel.numbers import format_decimal
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import (
-    Application,
     ApplicationHandlerStop,
-    CallbackQueryHandler,
-    MessageHandler,
-    filters,
 )
 
 from bot.handlers.callbacks import BadCallbackData, pack, unpack
 from bot.handlers.common import (
     GROUP_ANONYMOUS_BOT,
     BotContext,
-    command,
     in_private,
     remember_reader,
     reply,
@@ -901,33 +896,3 @@ def history_line(change: StatChange, lang: str) -> str:
     if change.new_period_en and change.new_period_en != change.old_period_en:
         line += t(lang, "admin.stathistory.period", period=escape(change.new_period_en))
     return line
-
-
-# -- wiring --------------------------------------------------------------------------------
-
-
-def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """Add the admin handlers (call before the catch-all button handler).
-
-    The /newquestion answers are read in group -2, ahead of the reader bookkeeping (-1) and
-    the forecast prompts (0), and only for admins' private texts.
-    """
-    admin_ids = list(app.bot_data["settings"].admin_ids)
-    drafts = (
-        filters.UpdateType.MESSAGE
-        & filters.ChatType.PRIVATE
-        & filters.TEXT
-        & ~filters.COMMAND
-        & filters.User(user_id=admin_ids)
-    )
-    app.add_handler(MessageHandler(drafts, draft_input), group=-2)
-    app.add_handler(command("admin", admin_command))
-    app.add_handler(command("questions", questions_command))
-    app.add_handler(command("newquestion", newquestion_command))
-    app.add_handler(command("resolve", resolve_command))
-    app.add_handler(command("leaderboard", leaderboard_command))
-    app.add_handler(command("setstat", setstat_command))
-    app.add_handler(command("stathistory", stathistory_command))
-    app.add_handler(CallbackQueryHandler(question_button, pattern=r"^aq:"))
-    app.add_handler(CallbackQueryHandler(newquestion_button, pattern=r"^nq:"))
-    app.add_handler(CallbackQueryHandler(resolve_button, pattern=r"^rv:"))

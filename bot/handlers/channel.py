@@ -21,17 +21,10 @@ from typing import Any
 from telegram import ChatMemberAdministrator, ChatMemberOwner, Message, ReplyParameters, Update
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
-from telegram.ext import (
-    Application,
-    CallbackQueryHandler,
-    ChatMemberHandler,
-    MessageHandler,
-    filters,
-)
 
 from bot.handlers import forecast
 from bot.handlers.callbacks import BadCallbackData, unpack, unpack_int
-from bot.handlers.common import BotContext, command, in_private, is_reader, reply
+from bot.handlers.common import BotContext, in_private, is_reader, reply
 from bot.handlers.forecast import EXACT, REASON, results_cache
 from bot.services.probability import ProbabilityError, parse_forecast
 from bot.store.channel import ChannelPost
@@ -45,7 +38,6 @@ logger = logging.getLogger(__name__)
 EDIT_ATTEMPTS = 4  # tries per tally edit while Telegram answers RetryAfter
 MAX_FLOOD_WAIT = 300.0  # seconds: longer flood waits are not waited out inside one job
 STARTUP_REFRESH_SECONDS = 30.0  # after a start, catch up on tallies whose edit was lost
-THREAD_GROUP = 1  # handler group of auto-forwards and migrations (after the prompt answers)
 
 
 @dataclass
@@ -528,11 +520,6 @@ async def deep_link_stats(update: Update, context: BotContext, arg: str | None) 
     await stats_command(update, context)
 
 
-def deep_links() -> dict[str, Any]:
-    """The /start payloads this module answers."""
-    return {"exact": deep_link_exact, "reason": deep_link_reason, "stats": deep_link_stats}
-
-
 # --- membership and migration ----------------------------------------------------------------
 
 
@@ -584,22 +571,3 @@ async def on_migrate(update: Update, context: BotContext) -> None:
     await context.store.channel.migrate_chat(old, new)
     if message.migrate_to_chat_id and old in context.application.chat_data:
         context.application.migrate_chat_data(old_chat_id=old, new_chat_id=new)
-
-
-# --- wiring ----------------------------------------------------------------------------------
-
-
-def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """Add the channel handlers (call before the catch-all button handler), the thread hook
-    and the forecast listener."""
-    app.add_handler(command("post", post_command))
-    app.add_handler(CallbackQueryHandler(confirm_button, pattern=r"^cc:"))
-    app.add_handler(ChatMemberHandler(on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
-    app.add_handler(
-        MessageHandler(filters.IS_AUTOMATIC_FORWARD, on_auto_forward), group=THREAD_GROUP
-    )
-    app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, on_migrate), group=THREAD_GROUP)
-    if app.job_queue is not None:
-        app.job_queue.run_once(refresh_all_job, when=STARTUP_REFRESH_SECONDS, name="tally:all")
-    app.bot_data["thread_reply"] = thread_reply
-    app.bot_data.setdefault("forecast_listeners", []).append(on_forecast_changed)

@@ -13,14 +13,12 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 from html import escape
-from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatAction
-from telegram.ext import Application
 
 from bot.handlers.admin import admin_only, find_question, unknown_question
-from bot.handlers.common import BotContext, command, in_private, reply
+from bot.handlers.common import BotContext, in_private, reply
 from bot.handlers.start import PAYLOAD
 from bot.services.export_format import UploadTooLargeError
 from bot.services.export_run import ExportSpec, exported_files
@@ -123,13 +121,3 @@ def private_button(context: BotContext, slug: str | None, lang: str) -> InlineKe
     return InlineKeyboardMarkup(
         [[InlineKeyboardButton(t(lang, "admin.export.button.private"), url=url)]]
     )
-
-
-def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """Add /export (the /start deep link is added by `deep_links`)."""
-    app.add_handler(command("export", export_command))
-
-
-def deep_links() -> dict[str, Any]:
-    """The /start payloads this module answers."""
-    return {"export": deep_link_export}

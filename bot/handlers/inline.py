@@ -19,7 +19,6 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.ext import Application, InlineQueryHandler
 
 from bot.handlers.common import BotContext
 from bot.handlers.forecast import results_cache
@@ -186,8 +185,3 @@ async def inline_query(update: Update, context: BotContext) -> None:
             text=t(lang, "inline.button.open"), start_parameter="forecast"
         ),
     )
-
-
-def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """Add the inline-mode handler."""
-    app.add_handler(InlineQueryHandler(inline_query))

@@ -7,13 +7,11 @@ Removed: forecasts, their history, scores, pending steps and drafts, and the rea
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import Application, CallbackQueryHandler
 
 from bot.handlers.callbacks import BadCallbackData, pack, unpack
-from bot.handlers.common import BotContext, command, in_private, is_reader, reply
+from bot.handlers.common import BotContext, in_private, is_reader, reply
 from bot.texts import t, tn
 
 logger = logging.getLogger(__name__)
@@ -81,14 +79,3 @@ async def deleteme_button(update: Update, context: BotContext) -> None:
         context.user_data.clear()
     logger.info("Reader %s deleted their data (%s forecasts)", user.id, removed)
     await query.edit_message_text(tn(lang, "privacy.deleted", removed))
-
-
-def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """Add /deleteme and its buttons."""
-    app.add_handler(command("deleteme", deleteme_command))
-    app.add_handler(CallbackQueryHandler(deleteme_button, pattern=r"^dm:"))
-
-
-def deep_links() -> dict[str, Any]:
-    """The /start payloads this module answers."""
-    return {"deleteme": deep_link_deleteme}

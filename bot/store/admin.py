@@ -13,7 +13,7 @@ from datetime import date
 
 import aiosqlite
 
-from bot.store.db import transaction, utcnow
+from bot.store.db import columns, transaction, utcnow
 
 EXPORT_BATCH = 1000
 RESOLUTIONS = ("yes", "no", "annulled")
@@ -116,10 +116,6 @@ class Draft:
     updated_at: str
 
 
-def _cols(cls: type, prefix: str = "") -> str:
-    return ", ".join(prefix + f.name for f in fields(cls))
-
-
 class AdminRepo:
     """Admin reads and writes; knows nothing of Telegram."""
 
@@ -181,7 +177,7 @@ class AdminRepo:
             if cur.rowcount == 0:
                 return False
             await self._conn.executemany(
-                f"INSERT OR REPLACE INTO scores ({_cols(Score)}) VALUES (?, ?, ?, ?, ?, ?)",
+                f"INSERT OR REPLACE INTO scores ({columns(Score)}) VALUES (?, ?, ?, ?, ?, ?)",
                 [tuple(getattr(s, f.name) for f in fields(Score)) for s in scores],
             )
         return True
@@ -215,7 +211,7 @@ class AdminRepo:
         """The stored scores of a question with their readers, best time-averaged first
         (missing scores last)."""
         async with self._conn.execute(
-            f"SELECT {_cols(Score, 's.')}, u.first_name, u.named_consent, u.language,"
+            f"SELECT {columns(Score, 's.')}, u.first_name, u.named_consent, u.language,"
             " u.tg_language, u.started, u.blocked FROM scores s"
             " JOIN users u ON u.user_id = s.user_id WHERE s.question_id = ?"
             " ORDER BY s.averaged_brier IS NULL, s.averaged_brier, s.final_brier IS NULL,"
@@ -248,7 +244,7 @@ class AdminRepo:
     ) -> AsyncGenerator[list[ExportChange], None]:
         """Every revision of the question's forecasts in batches, oldest first."""
         async with self._conn.execute(
-            f"SELECT {_cols(ExportChange)} FROM forecast_history WHERE question_id = ?"
+            f"SELECT {columns(ExportChange)} FROM forecast_history WHERE question_id = ?"
             " ORDER BY at, id",
             (question_id,),
         ) as cur:
@@ -304,7 +300,7 @@ class AdminRepo:
     async def draft(self, user_id: int, chat_id: int) -> Draft | None:
         """The admin's unfinished /newquestion in this chat, or None."""
         async with self._conn.execute(
-            f"SELECT {_cols(Draft)} FROM question_drafts WHERE user_id = ? AND chat_id = ?",
+            f"SELECT {columns(Draft)} FROM question_drafts WHERE user_id = ? AND chat_id = ?",
             (user_id, chat_id),
         ) as cur:
             row = await cur.fetchone()

@@ -4,11 +4,11 @@ bot's membership per chat, and moving stored chat ids when a group becomes a sup
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import aiosqlite
 
-from bot.store.db import transaction, utcnow
+from bot.store.db import columns, transaction, utcnow
 
 
 @dataclass(frozen=True)
@@ -63,10 +63,6 @@ class ThreadOffer:
     created_at: str
 
 
-def _cols(cls: type) -> str:
-    return ", ".join(f.name for f in fields(cls))
-
-
 class ChannelRepo:
     """Reads and writes of channel posts, discussion threads, offers and chat membership."""
 
@@ -103,7 +99,8 @@ class ChannelRepo:
     async def post(self, chat_id: int, message_id: int) -> ChannelPost | None:
         """One post, or None if the bot did not publish it."""
         async with self._conn.execute(
-            f"SELECT {_cols(ChannelPost)} FROM channel_posts WHERE chat_id = ? AND message_id = ?",
+            f"SELECT {columns(ChannelPost)} FROM channel_posts"
+            " WHERE chat_id = ? AND message_id = ?",
             (chat_id, message_id),
         ) as cur:
             row = await cur.fetchone()
@@ -112,7 +109,7 @@ class ChannelRepo:
     async def active_posts(self, question_id: int | None = None) -> list[ChannelPost]:
         """The posts whose tally can still be edited (of one question, or all), oldest first."""
         async with self._conn.execute(
-            f"SELECT {_cols(ChannelPost)} FROM channel_posts"
+            f"SELECT {columns(ChannelPost)} FROM channel_posts"
             " WHERE active = 1 AND (? IS NULL OR question_id = ?) ORDER BY created_at",
             (question_id, question_id),
         ) as cur:
@@ -181,7 +178,7 @@ class ChannelRepo:
         """The comment thread `thread_id` of discussion group `chat_id`, if the bot prompted
         there."""
         async with self._conn.execute(
-            f"SELECT {_cols(DiscussionThread)} FROM discussion_threads"
+            f"SELECT {columns(DiscussionThread)} FROM discussion_threads"
             " WHERE chat_id = ? AND thread_id = ?",
             (chat_id, thread_id),
         ) as cur:
@@ -191,7 +188,7 @@ class ChannelRepo:
     async def threads_of_post(self, chat_id: int, message_id: int) -> list[DiscussionThread]:
         """The prompts of a channel post (at most one)."""
         async with self._conn.execute(
-            f"SELECT {_cols(DiscussionThread)} FROM discussion_threads"
+            f"SELECT {columns(DiscussionThread)} FROM discussion_threads"
             " WHERE channel_chat_id = ? AND channel_message_id = ?",
             (chat_id, message_id),
         ) as cur:
@@ -223,7 +220,7 @@ class ChannelRepo:
     async def offer(self, offer_id: int) -> ThreadOffer | None:
         """One offer, or None (unknown, or deleted with the reader's data)."""
         async with self._conn.execute(
-            f"SELECT {_cols(ThreadOffer)} FROM thread_offers WHERE id = ?", (offer_id,)
+            f"SELECT {columns(ThreadOffer)} FROM thread_offers WHERE id = ?", (offer_id,)
         ) as cur:
             row = await cur.fetchone()
         return ThreadOffer(*row) if row else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -90,6 +91,11 @@ async def migrate(conn: aiosqlite.Connection) -> list[int]:
         logger.info("Applied migration %s", version)
         applied.append(version)
     return applied
+
+
+def columns(row_type: type, prefix: str = "") -> str:
+    """The column list of a row dataclass, in field order: "a, b, c" (or "p.a, p.b, ...")."""
+    return ", ".join(prefix + f.name for f in fields(row_type))
 
 
 async def fetch_all(

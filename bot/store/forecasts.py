@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import date, datetime
 
 import aiosqlite
 
 from bot.services.dataset import QuestionEntry
-from bot.store.db import fetch_all, fetch_one, to_iso, transaction, utcnow
+from bot.store.db import columns, fetch_all, fetch_one, to_iso, transaction, utcnow
 
 
 @dataclass(frozen=True)
@@ -96,10 +96,6 @@ class Reason:
     updated_at: str
 
 
-def _cols(cls: type, prefix: str = "") -> str:
-    return ", ".join(prefix + f.name for f in fields(cls))
-
-
 class QuestionsRepo:
     """Reads and writes of questions."""
 
@@ -108,7 +104,7 @@ class QuestionsRepo:
 
     async def _one(self, where: str, params: tuple[object, ...]) -> Question | None:
         row = await fetch_one(
-            self._conn, f"SELECT {_cols(Question)} FROM questions WHERE {where}", params
+            self._conn, f"SELECT {columns(Question)} FROM questions WHERE {where}", params
         )
         return Question(*row) if row else None
 
@@ -127,7 +123,7 @@ class QuestionsRepo:
     async def all(self) -> list[Question]:
         """Every question, newest first."""
         rows = await fetch_all(
-            self._conn, f"SELECT {_cols(Question)} FROM questions ORDER BY id DESC"
+            self._conn, f"SELECT {columns(Question)} FROM questions ORDER BY id DESC"
         )
         return [Question(*row) for row in rows]
 
@@ -178,7 +174,7 @@ class ForecastsRepo:
         """The reader's forecast (withdrawn ones included, see `withdrawn`), or None."""
         row = await fetch_one(
             self._conn,
-            f"SELECT {_cols(Forecast)} FROM forecasts WHERE question_id = ? AND user_id = ?",
+            f"SELECT {columns(Forecast)} FROM forecasts WHERE question_id = ? AND user_id = ?",
             (question_id, user_id),
         )
         return Forecast(*row) if row else None
@@ -275,7 +271,7 @@ class ForecastsRepo:
         """Every change of the reader's forecast, oldest first."""
         rows = await fetch_all(
             self._conn,
-            f"SELECT {_cols(HistoryEntry)} FROM forecast_history"
+            f"SELECT {columns(HistoryEntry)} FROM forecast_history"
             " WHERE question_id = ? AND user_id = ? ORDER BY at, id",
             (question_id, user_id),
         )
@@ -360,7 +356,7 @@ class ForecastsRepo:
         """The step the bot waits for from this reader in this chat, or None."""
         row = await fetch_one(
             self._conn,
-            f"SELECT {_cols(PendingStep)} FROM pending_steps WHERE user_id = ? AND chat_id = ?",
+            f"SELECT {columns(PendingStep)} FROM pending_steps WHERE user_id = ? AND chat_id = ?",
             (user_id, chat_id),
         )
         return PendingStep(*row) if row else None

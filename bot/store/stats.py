@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields
 import aiosqlite
 
 from bot.services.dataset import Dataset, StatEntry, normalize_alias
-from bot.store.db import fetch_all, fetch_one, transaction, utcnow
+from bot.store.db import columns, fetch_all, fetch_one, transaction, utcnow
 
 
 @dataclass(frozen=True)
@@ -113,10 +113,6 @@ class SeedReport:
     dataset_version: int
 
 
-def _columns(cls: type) -> str:
-    return ", ".join(f.name for f in fields(cls))
-
-
 def _stat_params(entry: StatEntry, order: int) -> dict[str, object]:
     return {
         "key": entry.key,
@@ -147,38 +143,38 @@ class StatsRepo:
 
     async def all(self) -> list[Stat]:
         """Every figure, in display order."""
-        sql = f"SELECT {_columns(Stat)} FROM stats ORDER BY sort_order"
+        sql = f"SELECT {columns(Stat)} FROM stats ORDER BY sort_order"
         rows = await fetch_all(self._conn, sql)
         return [Stat(*row) for row in rows]
 
     async def get(self, key: str) -> Stat | None:
         """One figure by key, or None."""
-        sql = f"SELECT {_columns(Stat)} FROM stats WHERE key = ?"
+        sql = f"SELECT {columns(Stat)} FROM stats WHERE key = ?"
         row = await fetch_one(self._conn, sql, (key,))
         return Stat(*row) if row else None
 
     async def sources(self) -> list[Source]:
         """Every source, by key."""
-        sql = f"SELECT {_columns(Source)} FROM sources ORDER BY key"
+        sql = f"SELECT {columns(Source)} FROM sources ORDER BY key"
         rows = await fetch_all(self._conn, sql)
         return [Source(*row) for row in rows]
 
     async def facts(self, topic: str) -> list[Fact]:
         """The facts of `topic`, in display order."""
-        sql = f"SELECT {_columns(Fact)} FROM facts WHERE topic = ? ORDER BY sort_order"
+        sql = f"SELECT {columns(Fact)} FROM facts WHERE topic = ? ORDER BY sort_order"
         rows = await fetch_all(self._conn, sql, (topic,))
         return [Fact(*row) for row in rows]
 
     async def models(self) -> list[Model]:
         """The flagship models, in display order."""
-        sql = f"SELECT {_columns(Model)} FROM models ORDER BY sort_order"
+        sql = f"SELECT {columns(Model)} FROM models ORDER BY sort_order"
         rows = await fetch_all(self._conn, sql)
         return [Model(*row) for row in rows]
 
     async def find_model(self, name: str) -> Model | None:
         """A model by slug, name or alias (case-insensitive), or None."""
         sql = (
-            f"SELECT {_columns(Model)} FROM models WHERE slug IN "
+            f"SELECT {columns(Model)} FROM models WHERE slug IN "
             "(SELECT slug FROM model_aliases WHERE alias = ?)"
         )
         row = await fetch_one(self._conn, sql, (normalize_alias(name),))
@@ -210,7 +206,7 @@ class StatsRepo:
     async def history(self, key: str, limit: int = 20) -> list[StatChange]:
         """The latest changes of a figure, newest first."""
         sql = (
-            f"SELECT {_columns(StatChange)} FROM stat_history WHERE key = ?"
+            f"SELECT {columns(StatChange)} FROM stat_history WHERE key = ?"
             " ORDER BY changed_at DESC, id DESC LIMIT ?"
         )
         rows = await fetch_all(self._conn, sql, (key, limit))
@@ -218,7 +214,7 @@ class StatsRepo:
 
     async def _insert_change(self, change: StatChange) -> None:
         await self._conn.execute(
-            f"INSERT INTO stat_history ({_columns(StatChange)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO stat_history ({columns(StatChange)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             tuple(getattr(change, f.name) for f in fields(StatChange)),
         )
 
