@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import mimetypes
 from typing import Any
 
@@ -13,7 +12,15 @@ from bot.emulator.checks import (
     normalized_markup,
 )
 from bot.emulator.errors import ApiError, bad_request
-from bot.emulator.state import ChatState, EmulatorState, FileMap, JSONDict, StoredFile, clean
+from bot.emulator.state import (
+    ChatState,
+    EmulatorState,
+    FileMap,
+    JSONDict,
+    StoredFile,
+    clean,
+    clone,
+)
 
 NOT_MODIFIED = (
     "message is not modified: specified new message content and reply markup are exactly "
@@ -77,7 +84,7 @@ class MessageMethods(EmulatorState):
         )
         stored = self._input_file(kind, params.get(kind), files)
         message = self._outgoing(state, params)
-        message[kind] = copy.deepcopy(self.media[stored.file_id])
+        message[kind] = clone(self.media[stored.file_id])
         if caption.text:
             _set_text(message, "caption", "caption_entities", caption)
         return self._deliver(state, message, caption.raw)
@@ -93,10 +100,10 @@ class MessageMethods(EmulatorState):
         message: JSONDict = {
             "message_id": state.new_message_id(),
             "date": self.now(),
-            "chat": copy.deepcopy(state.chat),
+            "chat": clone(state.chat),
         }
         if state.type == "channel":
-            message["sender_chat"] = copy.deepcopy(state.chat)
+            message["sender_chat"] = clone(state.chat)
         else:
             # a message's `from` carries only the basic User fields, not getMe's extras
             message["from"] = {key: self.bot_user[key] for key in _SENDER_FIELDS}
@@ -137,7 +144,7 @@ class MessageMethods(EmulatorState):
             message["html"] = raw
         self.store_message(state, message)
         self._bot_messages.add((state.id, int(message["message_id"])))
-        self._sent.append(copy.deepcopy(message))
+        self._sent.append(clone(message))
         return clean(message)
 
     # -- editing -----------------------------------------------------------------------------

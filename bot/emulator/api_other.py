@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import json
 import re
 
 from bot.emulator.checks import check_callback_answer, check_reply_markup, format_text
 from bot.emulator.errors import ApiError, bad_request, forbidden
-from bot.emulator.state import PRESENT, EmulatorState, FileMap, JSONDict, member_json
+from bot.emulator.state import PRESENT, EmulatorState, FileMap, JSONDict, clone, member_json
 
 _COMMAND_NAME = re.compile(r"^[a-z0-9_]{1,32}$")
 _QUERY_INVALID = "query is too old and response timeout expired or query ID is invalid"
@@ -28,7 +27,7 @@ class BotMethods(EmulatorState):
 
     def api_get_me(self, params: JSONDict, files: FileMap) -> JSONDict:
         """getMe -> the bot's User."""
-        return copy.deepcopy(self.bot_user)
+        return clone(self.bot_user)
 
     def api_true(self, params: JSONDict, files: FileMap) -> bool:
         """close, logOut and other calls that only acknowledge -> True."""
@@ -44,12 +43,12 @@ class BotMethods(EmulatorState):
                 raise bad_request("BOT_COMMAND_INVALID")
             if not 1 <= len(str(command.get("description", "")).strip()) <= 256:
                 raise bad_request("BOT_COMMAND_DESCRIPTION_INVALID")
-        self.commands[_commands_key(params)] = copy.deepcopy(commands)
+        self.commands[_commands_key(params)] = clone(commands)
         return True
 
     def api_get_my_commands(self, params: JSONDict, files: FileMap) -> list[JSONDict]:
         """getMyCommands: scope, language_code -> the list set for exactly that pair."""
-        return copy.deepcopy(self.commands.get(_commands_key(params), []))
+        return clone(self.commands.get(_commands_key(params), []))
 
     def api_delete_my_commands(self, params: JSONDict, files: FileMap) -> bool:
         """deleteMyCommands: scope, language_code -> True."""
@@ -61,7 +60,7 @@ class BotMethods(EmulatorState):
     ) -> list[JSONDict]:
         """The commands set for `scope` (default scope if None) and `language_code`."""
         params = {"scope": scope, "language_code": language_code}
-        return copy.deepcopy(self.commands.get(_commands_key(params), []))
+        return clone(self.commands.get(_commands_key(params), []))
 
     def api_set_chat_menu_button(self, params: JSONDict, files: FileMap) -> bool:
         """setChatMenuButton: chat_id (optional), menu_button -> True."""
@@ -77,8 +76,8 @@ class BotMethods(EmulatorState):
         if "chat_id" in params:
             button = self.find_chat(params["chat_id"]).menu_button
             if button is not None:
-                return copy.deepcopy(button)
-        return copy.deepcopy(self.menu_button)
+                return clone(button)
+        return clone(self.menu_button)
 
     def api_set_profile_text(self, method: str, params: JSONDict) -> bool:
         """setMyName / setMyDescription / setMyShortDescription -> True."""
@@ -104,7 +103,7 @@ class ChatMethods(EmulatorState):
     def api_get_chat(self, params: JSONDict, files: FileMap) -> JSONDict:
         """getChat: chat_id -> ChatFullInfo."""
         state = self.find_chat(params.get("chat_id"))
-        info = copy.deepcopy(state.chat)
+        info = clone(state.chat)
         info.update(accent_color_id=0, max_reaction_count=11, accepted_gift_types=_NO_GIFTS)
         return info
 
@@ -113,7 +112,7 @@ class ChatMethods(EmulatorState):
         state = self.find_chat(params.get("chat_id"))
         user_id = int(params.get("user_id") or 0)
         if user_id in state.members:
-            return copy.deepcopy(state.members[user_id])
+            return clone(state.members[user_id])
         if user_id == self.bot_id:
             return member_json(self.bot_user, "member" if state.type == "private" else "left")
         if user_id not in self.users:
@@ -129,7 +128,7 @@ class ChatMethods(EmulatorState):
         if self.bot_status(state) not in PRESENT:
             raise forbidden(f"bot is not a member of the {state.type} chat")
         return [
-            copy.deepcopy(member)
+            clone(member)
             for member in state.members.values()
             if member["status"] in ("creator", "administrator")
         ]
@@ -167,7 +166,7 @@ class QueryMethods(EmulatorState):
             raise bad_request(_QUERY_INVALID)
         check_callback_answer(params.get("text"))
         self._open_callbacks.discard(query_id)
-        self.callback_answers[query_id] = copy.deepcopy(params)
+        self.callback_answers[query_id] = clone(params)
         return True
 
     def api_answer_inline_query(self, params: JSONDict, files: FileMap) -> bool:
@@ -182,7 +181,7 @@ class QueryMethods(EmulatorState):
         for result in results:
             _check_inline_result(result, seen)
         self._open_inline.discard(query_id)
-        self.inline_answers[query_id] = copy.deepcopy(params)
+        self.inline_answers[query_id] = clone(params)
         return True
 
 
@@ -191,7 +190,7 @@ class PollingMethods(EmulatorState):
 
     def queue(self, update: JSONDict) -> None:
         """Queue an update for getUpdates and wake a waiting long poll."""
-        self.pending.append(copy.deepcopy(update))
+        self.pending.append(clone(update))
         if self._wakeup is not None:
             self._wakeup.set()
 
@@ -215,7 +214,7 @@ class PollingMethods(EmulatorState):
             await self._wait_for_update(timeout)
         limit = int(params.get("limit") or 100)
         batch = self.pending[-limit:] if offset < 0 else self.pending[:limit]
-        return copy.deepcopy(batch)
+        return clone(batch)
 
     async def _wait_for_update(self, seconds: float) -> None:
         self._wakeup = asyncio.Event()

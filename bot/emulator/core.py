@@ -6,7 +6,6 @@ as an `ApiCall`, builds the updates users would cause, and can inject Telegram's
 
 from __future__ import annotations
 
-import copy
 import itertools
 from collections.abc import Callable
 from typing import Any
@@ -18,7 +17,7 @@ from bot.emulator.api_messages import MessageMethods
 from bot.emulator.api_other import BotMethods, ChatMethods, PollingMethods, QueryMethods
 from bot.emulator.errors import ApiError, UnsupportedMethodError
 from bot.emulator.request import EmulatorRequest
-from bot.emulator.state import ApiCall, FileMap, JSONDict, member_json
+from bot.emulator.state import ApiCall, FileMap, JSONDict, clone, member_json
 from bot.emulator.updates import UpdateBuilders
 
 Handler = Callable[[JSONDict, FileMap], Any]
@@ -112,7 +111,7 @@ class Emulator(
 
         Raises UnsupportedMethodError for an unknown method (after recording it).
         """
-        call = ApiCall(method, copy.deepcopy(params), files, seq=next(self._seq))
+        call = ApiCall(method, clone(params), files, seq=next(self._seq))
         self.calls.append(call)
         try:
             result = await self._answer(method, params, files)
@@ -122,7 +121,7 @@ class Emulator(
         except UnsupportedMethodError as exc:
             call.error, call.error_code = str(exc), 404
             raise
-        call.result = copy.deepcopy(result)
+        call.result = clone(result)
         return 200, {"ok": True, "result": result}
 
     async def _answer(self, method: str, params: JSONDict, files: FileMap) -> Any:
@@ -144,8 +143,13 @@ class Emulator(
         Calls from handlers running with block=False may land after this returns.
         """
         first = next(self._seq)
-        await app.process_update(Update.de_json(copy.deepcopy(update), app.bot))
-        return [call for call in self.calls if call.seq > first]
+        await app.process_update(Update.de_json(clone(update), app.bot))
+        made = []
+        for call in reversed(self.calls):  # only the newest calls: O(calls made), not O(all)
+            if call.seq <= first:
+                break
+            made.append(call)
+        return made[::-1]
 
     # -- inspection --------------------------------------------------------------------------
 
@@ -161,7 +165,7 @@ class Emulator(
         """Messages the bot sent (sendMessage/sendPhoto/sendDocument), as they were when sent,
         oldest first; only those in `chat_id` if given. Includes the `html` key."""
         return [
-            copy.deepcopy(message)
+            clone(message)
             for message in self._sent
             if chat_id is None or message["chat"]["id"] == chat_id
         ]
@@ -174,13 +178,13 @@ class Emulator(
         state = self.chats.get(chat_id)
         for message in reversed(list(state.messages.values()) if state else []):
             if self.is_bot_message(message):
-                return copy.deepcopy(message)
+                return clone(message)
         raise LookupError(f"the bot has no message in chat {chat_id}")
 
     def chat_messages(self, chat_id: int) -> list[JSONDict]:
         """Every undeleted message in the chat (users' and bot's), current state, in order."""
         state = self.chats.get(chat_id)
-        return [copy.deepcopy(m) for m in state.messages.values()] if state else []
+        return [clone(m) for m in state.messages.values()] if state else []
 
     def callback_answer(self, update: JSONDict) -> JSONDict | None:
         """The answerCallbackQuery params for a callback update, or None if unanswered."""

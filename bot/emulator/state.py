@@ -7,8 +7,8 @@ the Bot API method implementations share; `Emulator` (core.py) is the public fac
 from __future__ import annotations
 
 import asyncio
-import copy
 import itertools
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +17,14 @@ from typing import Any
 from bot.emulator.errors import ApiError, bad_request, forbidden
 
 JSONDict = dict[str, Any]
+
+
+def clone(value: Any) -> Any:
+    """A deep copy of Bot API JSON. A JSON round trip: several times faster than
+    copy.deepcopy, which dominated the emulator's cost per update."""
+    return json.loads(json.dumps(value))
+
+
 FileMap = dict[str, tuple[str, bytes, str]]  # part name -> (filename, content, mime type)
 
 # keys the emulator keeps on its own copy of a message but never sends to the bot:
@@ -95,7 +103,7 @@ class ChatState:
 
 def member_json(user: JSONDict, status: str, *, can_post: bool = True) -> JSONDict:
     """A ChatMember dict for `status` (creator, administrator, member, left, kicked)."""
-    member: JSONDict = {"status": status, "user": copy.deepcopy(user)}
+    member: JSONDict = {"status": status, "user": clone(user)}
     if status == "creator":
         member["is_anonymous"] = False
     elif status == "administrator":
@@ -119,7 +127,7 @@ def member_json(user: JSONDict, status: str, *, can_post: bool = True) -> JSONDi
 
 def clean(message: JSONDict) -> JSONDict:
     """A deep copy of an emulator message without the emulator-only keys (valid Bot API)."""
-    result = copy.deepcopy(message)
+    result = clone(message)
     for key in EXTRA_KEYS:
         result.pop(key, None)
     reply = result.get("reply_to_message")
@@ -186,7 +194,7 @@ class EmulatorState:
         chat_id = int(chat["id"])
         state = self.chats.get(chat_id)
         if state is None:
-            state = ChatState(chat=copy.deepcopy(chat))
+            state = ChatState(chat=clone(chat))
             self.chats[chat_id] = state
             if state.type != "private":
                 status = "administrator" if state.type == "channel" else "member"

@@ -6,8 +6,6 @@ callback queries can refer to it, and returns a fresh Update dict with a growing
 
 from __future__ import annotations
 
-import copy
-
 from bot.emulator.entities import command_entities
 from bot.emulator.state import (
     PRESENT,
@@ -15,6 +13,7 @@ from bot.emulator.state import (
     EmulatorState,
     JSONDict,
     clean,
+    clone,
     member_json,
     private_chat_json,
 )
@@ -48,11 +47,11 @@ class UpdateBuilders(EmulatorState):
         optional = {"last_name": last_name, "username": username, "language_code": language_code}
         user.update({key: value for key, value in optional.items() if value})
         self.users[user_id] = user
-        return copy.deepcopy(user)
+        return clone(user)
 
     def private_chat(self, user: JSONDict) -> JSONDict:
         """The private Chat dict with `user` (id == user id)."""
-        return copy.deepcopy(self.register_chat(private_chat_json(user)).chat)
+        return clone(self.register_chat(private_chat_json(user)).chat)
 
     def group(
         self,
@@ -72,14 +71,14 @@ class UpdateBuilders(EmulatorState):
             chat["username"] = username
         if forum:
             chat["is_forum"] = True
-        return copy.deepcopy(self.register_chat(chat).chat)
+        return clone(self.register_chat(chat).chat)
 
     def channel(self, chat_id: int, title: str, username: str | None = None) -> JSONDict:
         """A channel Chat dict; the bot is an administrator allowed to post."""
         chat: JSONDict = {"id": chat_id, "type": "channel", "title": title}
         if username:
             chat["username"] = username
-        return copy.deepcopy(self.register_chat(chat).chat)
+        return clone(self.register_chat(chat).chat)
 
     # -- messages ----------------------------------------------------------------------------
 
@@ -148,17 +147,17 @@ class UpdateBuilders(EmulatorState):
         message: JSONDict = {
             "message_id": state.new_message_id(),
             "date": self.now(),
-            "chat": copy.deepcopy(state.chat),
+            "chat": clone(state.chat),
         }
         if user is None and sender_chat is not None and state.type != "channel":
             user = _ANONYMOUS_ADMIN if sender_chat["id"] == state.id else _TELEGRAM
         if user is not None:
-            message["from"] = copy.deepcopy(user)
-            self.users.setdefault(int(user["id"]), copy.deepcopy(user))
+            message["from"] = clone(user)
+            self.users.setdefault(int(user["id"]), clone(user))
             if state.type in ("group", "supergroup"):
                 state.members.setdefault(int(user["id"]), member_json(user, "member"))
         if sender_chat is not None:
-            message["sender_chat"] = copy.deepcopy(sender_chat)
+            message["sender_chat"] = clone(sender_chat)
         return message
 
     def _forward_origin(self, origin: JSONDict) -> JSONDict:
@@ -178,7 +177,7 @@ class UpdateBuilders(EmulatorState):
         `message=None` and `inline_message_id` for a button under an inline-mode message.
         """
         query_id = str(4_000_000_000_000 + self.next_id())
-        query: JSONDict = {"id": query_id, "from": copy.deepcopy(user), "data": data}
+        query: JSONDict = {"id": query_id, "from": clone(user), "data": data}
         if message is not None:
             stored = self.current(message)
             query["message"] = clean(stored)
@@ -214,7 +213,7 @@ class UpdateBuilders(EmulatorState):
         self._open_inline.add(query_id)
         body: JSONDict = {
             "id": query_id,
-            "from": copy.deepcopy(user),
+            "from": clone(user),
             "query": query,
             "offset": offset,
             "chat_type": chat_type,
@@ -263,8 +262,8 @@ class UpdateBuilders(EmulatorState):
         self, kind: str, state: ChatState, by: JSONDict, user: JSONDict, old: str, new: JSONDict
     ) -> JSONDict:
         body: JSONDict = {
-            "chat": copy.deepcopy(state.chat),
-            "from": copy.deepcopy(by),
+            "chat": clone(state.chat),
+            "from": clone(by),
             "date": self.now(),
             "old_chat_member": member_json(user, old),
             "new_chat_member": new,
@@ -284,7 +283,7 @@ class UpdateBuilders(EmulatorState):
         new_chat: JSONDict = {"id": new_supergroup_id, "type": "supergroup"}
         new_chat["title"] = old.chat.get("title", "")
         new = self.register_chat(new_chat)
-        new.members.update(copy.deepcopy(old.members))
+        new.members.update(clone(old.members))
         to_message = self._new_message(old, author, None)
         to_message["migrate_to_chat_id"] = new_supergroup_id
         first = self._update("message", self.store_message(old, to_message))
@@ -297,7 +296,7 @@ class UpdateBuilders(EmulatorState):
 
     def _update(self, kind: str, body: JSONDict) -> JSONDict:
         """An Update dict carrying a copy of `body` (clean of emulator-only keys)."""
-        payload = clean(body) if "message_id" in body else copy.deepcopy(body)
+        payload = clean(body) if "message_id" in body else clone(body)
         return {"update_id": next(self._update_ids), kind: payload}
 
     def bot_present(self, chat_id: int) -> bool:
