@@ -17,6 +17,11 @@ BOTFATHER_HELP = (
     ".env or the environment, or try the bot offline with: python -m bot shell"
 )
 
+REJECTED_HELP = (
+    "Telegram rejected BOT_TOKEN. Copy it again from @BotFather (/mybots → API Token) "
+    "into .env, or check TELEGRAM_API_BASE_URL."
+)
+
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The sub-commands and their options."""
@@ -44,10 +49,21 @@ def run_polling(settings: Settings) -> int:
     if settings.bot_token is None:
         print(BOTFATHER_HELP, file=sys.stderr)
         return 2
+    from telegram.error import InvalidToken, NetworkError
+
     from bot.app import build_application
+    from bot.logs import RedactTokenFilter
 
     app = build_application(settings)
-    app.run_polling(allowed_updates=None, drop_pending_updates=False)
+    try:
+        app.run_polling(allowed_updates=None, drop_pending_updates=False)
+    except InvalidToken:
+        print(REJECTED_HELP, file=sys.stderr)
+        return 2
+    except NetworkError as exc:  # at start-up: PTB retries on its own once it is running
+        reason = RedactTokenFilter(settings.bot_token.get_secret_value()).redact(str(exc))
+        print(f"Cannot reach the Bot API ({reason}). Check the network.", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -158,6 +174,9 @@ def main(argv: list[str] | None = None) -> int:
             print(exc, file=sys.stderr)
             return 1
         raise
+    except BrokenPipeError:  # e.g. `python -m bot export ... | head`: the reader went away
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     return 0
 
 

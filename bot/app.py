@@ -168,7 +168,10 @@ def _register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(MessageHandler(text, forecast.text_input))
     app.bot_data["thread_reply"] = channel.thread_reply
 
-    # last in group 0: buttons of older versions or unknown data get a short alert
+    # last in group 0: unknown commands in private chats get a pointer to /help, and
+    # buttons of older versions or unknown data a short alert
+    unknown = filters.COMMAND & filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
+    app.add_handler(MessageHandler(unknown, start.unknown_command))
     app.add_handler(CallbackQueryHandler(stats.unknown_button))
 
     # group 1, after the prompt answers: channel posts forwarded into the discussion group,

@@ -33,6 +33,7 @@ INDENT = "     "
 
 HELP = """\
 Type text or /commands: they are sent as the current user in the current chat.
+You start as user 1001 ("Reader") in a private chat; ADMIN_IDS=1001 makes that user an admin.
 Bot answers show as `bot> ...`; inline buttons are numbered [1] [2] ...
   :press N [MSG]    press button N of the bot's latest message with buttons (or message MSG)
   :reply TEXT       reply to the bot's latest message (answers ForceReply prompts in groups)

@@ -51,7 +51,14 @@ async def test_setstat_changes_the_figure_history_and_stats(
     assert lines[2].endswith(
         f"25.3 → 26.1, by admin {ADMIN_ID}; period: first three quarters of 2025"
     )
-    assert lines[3].endswith("— → 25.3, by seed; period: first half of 2025")
+    assert lines[3].endswith("— → 25.3, from the bundled dataset; period: first half of 2025")
+    same = await harness.send(admin, f"/setstat {KEY} 26.4")
+    assert "nothing changed" in same.text
+    ru = await harness.send(admin, '/setstat ai_companies 2600 "на март 2026 | as of March 2026"')
+    assert "as of March 2026" in ru.text
+    anna = harness.emu.user(101, "Анна", language_code="ru")
+    stats_ru = plain((await harness.send(anna, "/stats")).text)
+    assert "более 2 600 компаний\nна март 2026" in stats_ru
     history = await harness.store.stats.history(KEY)
     assert [(c.old_value, c.new_value, c.changed_by, c.via) for c in history[:2]] == [
         (26.1, 26.4, ADMIN_ID, "setstat"),

@@ -432,12 +432,12 @@ async def test_deep_link_exact_and_reason_from_the_channel(
 ) -> None:
     step = await harness.send(bob, f"/start exact_{SLUG}")
     assert "AI-talent" in step.text or "talent" in step.text.lower()
-    assert "send your probability" in step.text
+    assert "Send your probability" in step.text
     step = await harness.send(bob, "80 because of the universities")
     assert "Recorded: 80%" in step.text
 
     step = await harness.send(bob, f"/start reason_{SLUG}")
-    assert "why do you think so" in step.text
+    assert "Why do you think so" in step.text
     step = await harness.send(bob, "Talent keeps coming")
     question_id = await qid(harness)
     stored = await harness.store.forecasts.current(question_id, bob["id"])

@@ -3,11 +3,13 @@ restarts, deep links and the community forecast."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from bot.config import Settings
+from bot.services.dataset import QuestionEntry
 from tests.conftest import Harness, buttons, plain
 
 
@@ -97,9 +99,10 @@ async def test_exact_prompt_in_private(harness: Harness, anna: dict[str, Any]) -
     step = await harness.send(anna, "64")
     assert "Записал: 64 % (вероятно)" in step.text
     assert await stored(harness, anna) == 64
-    # the prompt is answered: further text is not taken as a forecast
-    assert "только команды" in (await harness.send(anna, "55")).text
+    # the prompt is answered: other text gets a hint, a bare number is a new forecast
+    assert "Не понял" in (await harness.send(anna, "спасибо")).text
     assert await stored(harness, anna) == 64
+    assert "Записал: 55 %" in (await harness.send(anna, "55")).text
 
 
 async def test_reason_flow_with_consent_and_change(harness: Harness, anna: dict[str, Any]) -> None:
@@ -152,8 +155,8 @@ async def test_group_two_readers_each_with_their_own_forecast(
     card = (await harness.send(bob, "/forecast@beijing_ai_bot", chat=group)).last
     anna_tap = await harness.press(anna, card, "unlikely — 25%")
     bob_tap = await harness.press(bob, card, "likely — 75%")
-    assert anna_tap.alert is not None and "25" in anna_tap.alert
-    assert bob_tap.alert is not None and "75" in bob_tap.alert
+    assert anna_tap.alert == "✅ Записал ваш прогноз: 25\xa0% (маловероятно)."
+    assert bob_tap.alert == "✅ Recorded for you: 75% (likely)."  # plain: alerts show no HTML
     assert anna_tap.messages == [] and bob_tap.messages == []  # the group stays quiet
     assert await stored(harness, anna) == 25 and await stored(harness, bob) == 75
 
@@ -184,7 +187,7 @@ async def test_cancel_clears_the_prompt(harness: Harness, bob: dict[str, Any]) -
     card = (await harness.send(bob, "/forecast")).last
     await harness.press(bob, card, "✏️ Exact %")
     assert "Cancelled" in (await harness.send(bob, "/cancel")).text
-    assert "only understand commands" in (await harness.send(bob, "42")).text
+    assert "didn't understand" in (await harness.send(bob, "hmm")).text
     assert await stored(harness, bob) is None
 
 
@@ -281,3 +284,49 @@ async def test_no_forecasts_after_the_closing_time(harness: Harness, bob: dict[s
     await harness.store.conn.commit()
     assert "no longer takes forecasts" in (await harness.send(bob, "/forecast 40")).text
     assert await stored(harness, bob) is None
+
+
+async def test_a_bare_number_in_private_is_a_forecast(
+    harness: Harness, bob: dict[str, Any]
+) -> None:
+    step = await harness.send(bob, "70 % they have the universities")
+    assert "Recorded: 70%" in step.text and "they have the universities" in step.text
+    assert "must be from 1 to 99" in (await harness.send(bob, "150")).text
+    assert await stored(harness, bob) == 70
+
+
+async def test_results_figures_have_no_float_noise(
+    harness: Harness, anna: dict[str, Any], bob: dict[str, Any]
+) -> None:
+    await harness.send(anna, "/forecast 70")
+    await harness.send(bob, "/forecast 71")
+    text = (await harness.send(bob, "/results")).texts[0]
+    assert "interquartile range: 70.2% – 70.8%" in text and "Median: 70.5%" in text
+
+
+async def test_a_withdrawn_reason_does_not_come_back(
+    harness: Harness, bob: dict[str, Any]
+) -> None:
+    await harness.send(bob, "/forecast 40 old reason")
+    ask = await harness.send(bob, "/withdraw")
+    await harness.press(bob, ask.last, "Yes, withdraw")
+    step = await harness.send(bob, "/forecast 60")
+    assert "old reason" not in step.text
+    forecast = await harness.store.forecasts.current(await question_id(harness), bob["id"])
+    assert forecast is not None and forecast.reason == ""
+
+
+async def test_card_of_another_question_does_not_suggest_typing(
+    harness: Harness, bob: dict[str, Any]
+) -> None:
+    store = harness.store
+    default = await store.questions.default()
+    assert default is not None
+    entry = QuestionEntry(
+        slug="second", text_ru="Второй?", text_en="Second?", criteria_ru="к", criteria_en="c",
+        opened_at=datetime(2026, 1, 1, tzinfo=UTC), closes_at=datetime(2030, 1, 1, tzinfo=UTC),
+        resolve_by=datetime(2030, 6, 1, tzinfo=UTC),
+    )  # fmt: skip
+    await store.questions.create(entry)
+    text = (await harness.send(bob, "/start forecast_second")).text
+    assert "Second?" in text and "/forecast 70" not in text and "Exact %" in text

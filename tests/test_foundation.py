@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import http.server
 import io
+import json
 import logging
 import os
 import re
 import string
 import subprocess
 import sys
+import threading
 import tomllib
 from pathlib import Path
 
@@ -248,5 +251,40 @@ def test_console_from_a_pipe_prints_stats_and_kimi(tmp_path: Path) -> None:
     out = result.stdout.replace("\xa0", " ").replace("\u202f", " ")
     assert "183 модели" in out and "более 2 500 компаний" in out and "25,3 %" in out
     assert "источник: PRC.TODAY" in out and "первое полугодие 2025 года" in out
-    assert "Kimi от Moonshot AI" in out
+    assert "Kimi (Moonshot AI)" in out
     assert (tmp_path / "data" / "bot.sqlite3").exists()
+
+
+class _Unauthorized(http.server.BaseHTTPRequestHandler):
+    """A Bot API server that rejects every token, like Telegram does for a revoked one."""
+
+    def do_POST(self) -> None:
+        body = json.dumps({"ok": False, "error_code": 401, "description": "Unauthorized"})
+        self.send_response(401)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, *args: object) -> None:
+        """Quiet."""
+
+
+def test_rejected_token_is_one_line_and_never_printed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Unauthorized)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.setenv("BOT_TOKEN", TOKEN)
+        monkeypatch.setenv("LOG_LEVEL", "DEBUG")
+        monkeypatch.setenv("TELEGRAM_API_BASE_URL", f"http://127.0.0.1:{server.server_port}/bot")
+        assert main(["run"]) == 2
+    finally:
+        server.shutdown()
+        server.server_close()
+    captured = capsys.readouterr()
+    assert TOKEN not in captured.err + captured.out and "AAE-secret" not in captured.err
+    assert captured.err.strip().splitlines()[-1].startswith("Telegram rejected BOT_TOKEN")

@@ -196,9 +196,9 @@ async def test_resolve_scores_notifies_and_leaderboard(
     step = await harness.send(anna, "/leaderboard scored")
     text = plain(step.text)
     short = pseudonym(101, "test-salt")[:8]
-    assert "1. Bob — 0,040 (последний прогноз 0,040)" in text
-    assert f"2. читатель {short} — 0,250 (последний прогноз 0,010)" in text
-    assert "3. Carl — 0,449 (последний прогноз 0,810)" in text
+    assert "1. Bob — 0,040 (оценка последнего прогноза: 0,040)" in text
+    assert f"2. читатель {short} — 0,250 (оценка последнего прогноза: 0,010)" in text
+    assert "3. Carl — 0,449 (оценка последнего прогноза: 0,810)" in text
     assert "Анна" not in text  # Anna did not agree to be named
     assert "Вы: 2 место из 3" in text
     # without a slug: the newest resolved question

@@ -40,7 +40,7 @@ async def test_drill_down_edits_the_same_message_and_back(
     assert step.messages == []  # nothing new sent: the card was edited
     shown = harness.emu.last_sent(bob["id"])
     assert shown["message_id"] == card["message_id"]
-    assert "Kimi by Moonshot AI" in shown["text"] and "183 models" in shown["text"]
+    assert "Kimi (Moonshot AI)" in shown["text"] and "183 models" in shown["text"]
     assert buttons(shown) == [("« Back to all figures", "st:main")]
     await harness.press(bob, shown, "« Back to all figures")
     assert "more than 2,500 companies" in plain(harness.emu.last_sent(bob["id"])["text"])
@@ -76,7 +76,7 @@ async def test_stale_or_forged_callback_data_gets_an_alert(
 
 async def test_models_lookup_by_alias_and_unknown(harness: Harness, anna: dict[str, Any]) -> None:
     assert "Kimi" in (await harness.send(anna, "/models kimi")).text
-    assert "Ernie Bot от Baidu" in (await harness.send(anna, "/models 文心一言")).text
+    assert "Ernie Bot (Baidu)" in (await harness.send(anna, "/models 文心一言")).text
     assert "GLM" in (await harness.send(anna, "/models ChatGLM")).text
     text = (await harness.send(anna, "/models <script>")).text
     assert "«<script>» мне не знакома" in text  # escaped on the way out, shown as typed
@@ -162,3 +162,11 @@ async def test_a_reader_who_blocked_the_bot_is_recorded_not_retried(
     assert len(step.calls) == 1  # no apology attempted into a blocked chat
     reader = await harness.store.users.get(bob["id"])
     assert reader is not None and reader.blocked == 1 and reader.started == 0
+
+
+async def test_unknown_commands(
+    harness: Harness, anna: dict[str, Any], group: dict[str, Any]
+) -> None:
+    text = (await harness.send(anna, "/forecast_talent-hub-2030")).text
+    assert "Команды /forecast_talent-hub-2030 я не знаю" in text
+    assert (await harness.send(anna, "/nonsense", chat=group)).calls == []

@@ -693,8 +693,8 @@ async def notify_scores(
             logger.info("Reader %s blocked the bot; score not delivered", user_id)
             await context.store.users.set_blocked(user_id)
             failed += 1
-        except TelegramError:
-            logger.warning("Could not send the score to reader %s", user_id, exc_info=True)
+        except TelegramError as exc:
+            logger.warning("Could not send the score to reader %s: %s", user_id, exc)
             failed += 1
     if admin_chat is not None:
         text = t(
@@ -830,10 +830,13 @@ async def setstat_command(update: Update, context: BotContext) -> None:
     if value is None:
         await reply(message, t(lang, "admin.setstat.bad_value", value=escape(raw[:64])))
         return
-    period = " ".join(args[2:]).strip()[:120] or None
+    period_ru, period_en = parse_period(" ".join(args[2:]))
     change = await context.store.stats.set_value(
-        key, value, by=user.id, via="setstat", period_en=period
+        key, value, by=user.id, via="setstat", period_ru=period_ru, period_en=period_en
     )
+    if change is None:
+        await reply(message, t(lang, "admin.setstat.unchanged", key=escape(key)))
+        return
     logger.info("Admin %s set %s from %s to %s", user.id, key, change.old_value, value)
     await reply(
         message,
@@ -844,9 +847,19 @@ async def setstat_command(update: Update, context: BotContext) -> None:
             label=escape(stat.text("label", lang) or key),
             old=plain_number(change.old_value, lang),
             new=plain_number(change.new_value, lang),
-            period=escape(change.new_period_en or ""),
+            period=escape(change.period("new", lang) or ""),
         ),
     )
+
+
+def parse_period(text: str) -> tuple[str | None, str | None]:
+    """The optional period of /setstat as (Russian, English): "март 2026 | March 2026" gives
+    both, one text is used for both languages; surrounding quotes are dropped; None when
+    empty (the period stays)."""
+    parts = [p.strip().strip("\"'«»“”„").strip()[:120] for p in text.split("|", 1)]
+    if not parts[0]:
+        return None, None
+    return parts[0], (parts[1] if len(parts) == 2 and parts[1] else parts[0])
 
 
 async def stathistory_command(update: Update, context: BotContext) -> None:
@@ -883,7 +896,7 @@ def history_line(change: StatChange, lang: str) -> str:
     who = (
         t(lang, "admin.stathistory.by", user_id=change.changed_by)
         if change.changed_by is not None
-        else t(lang, "admin.stathistory.via", via=escape(change.via))
+        else t(lang, f"admin.stathistory.via.{change.via}")
     )
     line = t(
         lang,
@@ -893,6 +906,7 @@ def history_line(change: StatChange, lang: str) -> str:
         new=plain_number(change.new_value, lang),
         who=who,
     )
-    if change.new_period_en and change.new_period_en != change.old_period_en:
-        line += t(lang, "admin.stathistory.period", period=escape(change.new_period_en))
+    new_period = change.period("new", lang)
+    if new_period and new_period != change.period("old", lang):
+        line += t(lang, "admin.stathistory.period", period=escape(new_period))
     return line

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from datetime import UTC, datetime
 from html import escape
 
@@ -35,6 +36,7 @@ from bot.texts import percent, t
 logger = logging.getLogger(__name__)
 
 EXACT, REASON = "exact", "reason"
+NUMBER_FIRST = re.compile(r"^\s*[-+−]?\d")  # a message that starts with a number
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -195,7 +197,7 @@ async def preset_button(update: Update, context: BotContext) -> None:
     await changed(context, question.id)
     if not in_private(update) or query.message is None:
         # a public keyboard: tell only the reader who tapped, keep the chat quiet
-        await query.answer(view.recorded(new, old, lang, None)[:190], show_alert=True)
+        await query.answer(view.recorded_alert(new, old, lang), show_alert=True)
         return
     await query.answer(t(lang, "forecast.recorded_short", probability=percent(probability, lang)))
     assert isinstance(query.message, Message)
@@ -263,6 +265,7 @@ async def ask(update: Update, context: BotContext, question: Question, kind: str
     lang = context.lang
     text = t(lang, f"prompt.{kind}", max=MAX_REASON_CHARS)
     if in_private(update):
+        text = text[:1].upper() + text[1:]  # in groups it follows the reader's name
         sent = await update.effective_chat.send_message(text + "\n" + t(lang, "prompt.cancel"))
     else:
         sent = await reply(
@@ -296,9 +299,13 @@ async def text_input(update: Update, context: BotContext) -> None:
         await answer_prompt(update, context, pending.kind, pending.question_id)
         return
     thread_reply = context.bot_data.get("thread_reply")
-    if not private and thread_reply is not None:
-        await thread_reply(update, context)
-    elif private:
+    if not private:
+        if thread_reply is not None:
+            await thread_reply(update, context)
+    elif NUMBER_FIRST.match(message.text) and (question := await question_for(context)):
+        # "70" or "70 % because…" in a private chat: a forecast on the default question
+        await record_typed(update, context, question, message.text)
+    else:
         await reply(message, t(context.lang, "prompt.nothing_pending"))
 
 

@@ -109,7 +109,7 @@ async def language_button(update: Update, context: BotContext) -> None:
         await query.answer(t(context.lang, "error.stale_button"), show_alert=True)
         return
     await set_language(update, context, lang)
-    await query.answer(t(lang, "language.changed"))
+    await query.answer()
     if query.message and update.effective_message:
         await reply(update.effective_message, t(lang, "language.changed"))
 
@@ -130,3 +130,12 @@ async def go_button(update: Update, context: BotContext) -> None:
         return
     await query.answer()
     await routes[target](update, context)
+
+
+async def unknown_command(update: Update, context: BotContext) -> None:
+    """A command the bot does not know, in a private chat: say so and point to /help.
+    (In groups other bots' commands are none of our business: silence.)"""
+    message = update.effective_message
+    assert message and message.text
+    name = message.text.split()[0][:40]
+    await reply(message, t(context.lang, "error.unknown_command", command=escape(name)))

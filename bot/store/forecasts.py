@@ -191,7 +191,7 @@ class ForecastsRepo:
     ) -> tuple[Forecast, Forecast | None]:
         """Record a probability (1..99 %) as the reader's current forecast.
 
-        `reason=None` keeps the reader's earlier reason. A withdrawn forecast comes back.
+        `reason=None` keeps the reason of the standing forecast (none after a withdrawal).
         Every call adds a history entry. Returns (new, previous-or-None).
         Raises ValueError when the probability is outside 1..99.
         """
@@ -199,7 +199,9 @@ class ForecastsRepo:
             raise ValueError("probability must be 1..99 percent")
         now = to_iso(at) if at else utcnow()
         old = await self.current(question_id, user_id)
-        new_reason = reason if reason is not None else (old.reason if old else "")
+        # a withdrawn forecast's reason went with it
+        kept = old.reason if old and not old.withdrawn else ""
+        new_reason = reason if reason is not None else kept
         async with transaction(self._conn):
             await self._conn.execute(
                 "INSERT INTO forecasts (question_id, user_id, probability, reason, language,"

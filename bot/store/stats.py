@@ -96,11 +96,18 @@ class StatChange:
     key: str
     old_value: float | None
     new_value: float
+    old_period_ru: str | None
     old_period_en: str | None
+    new_period_ru: str | None
     new_period_en: str | None
     changed_by: int | None
     via: str
     changed_at: str
+
+    def period(self, which: str, lang: str) -> str | None:
+        """The "old" or "new" period in `lang`."""
+        value: str | None = getattr(self, f"{which}_period_{'ru' if lang == 'ru' else 'en'}")
+        return value
 
 
 @dataclass(frozen=True)
@@ -181,25 +188,39 @@ class StatsRepo:
         return Model(*row) if row else None
 
     async def set_value(
-        self, key: str, value: float, *, by: int | None, via: str, period_en: str | None = None
-    ) -> StatChange:
-        """Change a figure (and optionally its English period), keeping the history.
+        self,
+        key: str,
+        value: float,
+        *,
+        by: int | None,
+        via: str,
+        period_ru: str | None = None,
+        period_en: str | None = None,
+    ) -> StatChange | None:
+        """Change a figure (and optionally its period, per language), keeping the history.
 
-        The figure is marked as edited, so later seeding leaves it alone.
+        The figure is marked as edited, so later seeding leaves it alone, and its as-of date
+        becomes today (UTC). Returns the change, or None when nothing would change.
         Raises KeyError when `key` is unknown.
         """
         stat = await self.get(key)
         if stat is None:
             raise KeyError(key)
+        new_ru = period_ru if period_ru is not None else stat.period_ru
+        new_en = period_en if period_en is not None else stat.period_en
+        if (value, new_ru, new_en) == (stat.value, stat.period_ru, stat.period_en):
+            return None
         now = utcnow()
-        new_period = period_en if period_en is not None else stat.period_en
         async with transaction(self._conn):
             await self._conn.execute(
-                "UPDATE stats SET value = ?, period_en = ?, period_ru = CASE WHEN ? THEN ?"
-                " ELSE period_ru END, edited = 1, updated_at = ? WHERE key = ?",
-                (value, new_period, period_en is not None, period_en, now, key),
+                "UPDATE stats SET value = ?, period_ru = ?, period_en = ?, as_of = ?,"
+                " edited = 1, updated_at = ? WHERE key = ?",
+                (value, new_ru, new_en, now[:10], now, key),
             )
-            change = StatChange(key, stat.value, value, stat.period_en, new_period, by, via, now)
+            change = StatChange(
+                key, stat.value, value, stat.period_ru, stat.period_en, new_ru, new_en,
+                by, via, now,
+            )  # fmt: skip
             await self._insert_change(change)
         return change
 
@@ -214,7 +235,8 @@ class StatsRepo:
 
     async def _insert_change(self, change: StatChange) -> None:
         await self._conn.execute(
-            f"INSERT INTO stat_history ({columns(StatChange)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO stat_history ({columns(StatChange)})"
+            f" VALUES ({', '.join('?' * len(fields(StatChange)))})",
             tuple(getattr(change, f.name) for f in fields(StatChange)),
         )
 
@@ -243,15 +265,20 @@ class StatsRepo:
                 await self._upsert_stat(params)
                 (updated if current else inserted).append(entry.key)
                 if current is None or current.value != float(entry.value):
-                    old_value, old_period = (
-                        (current.value, current.period_en) if current else (None, None)
-                    )
                     await self._insert_change(
                         StatChange(
-                            entry.key, old_value, float(entry.value), old_period,
-                            entry.period_en, None, via, utcnow(),
+                            entry.key,
+                            current.value if current else None,
+                            float(entry.value),
+                            current.period_ru if current else None,
+                            current.period_en if current else None,
+                            entry.period_ru,
+                            entry.period_en,
+                            None,
+                            via,
+                            utcnow(),
                         )
-                    )  # fmt: skip
+                    )
             await self._conn.execute(
                 "INSERT INTO dataset (name, version, loaded_at) VALUES (?, ?, ?)"
                 " ON CONFLICT (name) DO UPDATE SET version = excluded.version,"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 from datetime import date, datetime
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
@@ -74,7 +75,9 @@ def number(value: float, lang: str) -> str:
 
 def percent(value_percent: float, lang: str, *, signed: bool = False) -> str:
     """A percentage given in percent (25.3 → "25.3%" in en, "25,3 %" in ru)."""
-    text = str(format_percent(value_percent / 100, locale=lang, decimal_quantization=False))
+    # Decimal: 70.2 / 100 as a float prints as 0.7020000000000001
+    fraction = Decimal(str(value_percent)) / 100
+    text = str(format_percent(fraction, locale=lang, decimal_quantization=False))
     return f"+{text}" if signed and value_percent > 0 else text
 
 

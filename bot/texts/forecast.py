@@ -47,7 +47,8 @@ def forecast_card(question: Question, current: Forecast | None, lang: str) -> st
     parts = [question_block(question, lang)]
     if current and not current.withdrawn:
         parts.append(your_forecast(current, lang))
-    parts.append(t(lang, "forecast.tap"))
+    # typed /forecast N goes to the default question, so only its card suggests typing
+    parts.append(t(lang, "forecast.tap" if question.is_default else "forecast.tap_buttons"))
     return "\n\n".join(parts)
 
 
@@ -119,6 +120,19 @@ def recorded(forecast: Forecast, previous: Forecast | None, lang: str, rounded: 
         )
     if forecast.reason:
         text += "\n" + t(lang, "forecast.your_reason", reason=escape(forecast.reason))
+    return text
+
+
+def recorded_alert(forecast: Forecast, previous: Forecast | None, lang: str) -> str:
+    """The confirmation as plain text for a callback alert (alerts show no HTML)."""
+    text = t(
+        lang,
+        "forecast.alert",
+        probability=percent(forecast.probability, lang),
+        words=verbal(forecast.probability, lang),
+    )
+    if previous and not previous.withdrawn and previous.probability != forecast.probability:
+        text += " " + t(lang, "forecast.was", probability=percent(previous.probability, lang))
     return text
 
 
