@@ -32,7 +32,19 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.config import Settings
-from bot.handlers import admin, channel, export, forecast, inline, privacy, start, stats
+from bot.handlers import (
+    admin,
+    channel,
+    export,
+    forecast,
+    inline,
+    newquestion,
+    privacy,
+    resolution,
+    start,
+    stats,
+    stats_admin,
+)
 from bot.handlers.common import BotContext, command, remember_reader
 from bot.handlers.errors import on_error
 from bot.services.dataset import DEFAULT_DATASET, load_dataset
@@ -116,7 +128,7 @@ def _register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     # else reads the text; -1: keep the reader's row and language current for every update
     admins = filters.User(user_id=list(app.bot_data["settings"].admin_ids))
     drafts = filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE & filters.TEXT & admins
-    app.add_handler(MessageHandler(drafts & ~filters.COMMAND, admin.draft_input), group=-2)
+    app.add_handler(MessageHandler(drafts & ~filters.COMMAND, newquestion.draft_input), group=-2)
     app.add_handler(TypeHandler(Update, remember_reader), group=-1)
 
     # group 0: the first matching handler answers
@@ -145,14 +157,14 @@ def _register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
 
     app.add_handler(command("admin", admin.admin_command))
     app.add_handler(command("questions", admin.questions_command))
-    app.add_handler(command("newquestion", admin.newquestion_command))
-    app.add_handler(command("resolve", admin.resolve_command))
-    app.add_handler(command("leaderboard", admin.leaderboard_command))
-    app.add_handler(command("setstat", admin.setstat_command))
-    app.add_handler(command("stathistory", admin.stathistory_command))
+    app.add_handler(command("newquestion", newquestion.newquestion_command))
+    app.add_handler(command("resolve", resolution.resolve_command))
+    app.add_handler(command("leaderboard", resolution.leaderboard_command))
+    app.add_handler(command("setstat", stats_admin.setstat_command))
+    app.add_handler(command("stathistory", stats_admin.stathistory_command))
     app.add_handler(CallbackQueryHandler(admin.question_button, pattern=r"^aq:"))
-    app.add_handler(CallbackQueryHandler(admin.newquestion_button, pattern=r"^nq:"))
-    app.add_handler(CallbackQueryHandler(admin.resolve_button, pattern=r"^rv:"))
+    app.add_handler(CallbackQueryHandler(newquestion.newquestion_button, pattern=r"^nq:"))
+    app.add_handler(CallbackQueryHandler(resolution.resolve_button, pattern=r"^rv:"))
     app.add_handler(command("export", export.export_command))
     app.add_handler(command("deleteme", privacy.deleteme_command))
     app.add_handler(CallbackQueryHandler(privacy.deleteme_button, pattern=r"^dm:"))

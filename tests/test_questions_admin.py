@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.handlers.admin import NOTIFY_TASKS
+from bot.handlers.resolution import NOTIFY_TASKS
 from bot.services.dataset import QuestionEntry
 from bot.services.export_format import pseudonym
 from bot.store.forecasts import Question

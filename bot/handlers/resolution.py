@@ -1,0 +1,334 @@
+"""/resolve with Brier scoring and private score messages, and /leaderboard."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from html import escape
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import Forbidden, TelegramError
+
+from bot.handlers.admin import (
+    admin_only,
+    brier_text,
+    find_question,
+    reply_to_query,
+    status_text,
+    unknown_question,
+)
+from bot.handlers.callbacks import BadCallbackData, pack, unpack
+from bot.handlers.common import (
+    BotContext,
+    reply,
+)
+from bot.services.export_format import pseudonym
+from bot.services.scoring import score_reader
+from bot.store.admin import Score, ScoredReader
+from bot.store.db import from_iso, to_iso
+from bot.store.forecasts import Question
+from bot.texts import number, percent, pick_language, t, tn
+
+logger = logging.getLogger(__name__)
+
+LEADERBOARD_SIZE = 10
+OUTCOMES = {"yes": "yes", "no": "no", "annulled": "annulled", "annul": "annulled"}
+NOTIFY_TASKS = "admin.notify_tasks"  # bot_data key: running score notifications
+
+
+# -- /resolve and scores -------------------------------------------------------------------
+
+
+async def resolve_command(update: Update, context: BotContext) -> None:
+    """/resolve <slug> yes|no|annulled: ask to confirm (scores go out to readers)."""
+    if not await admin_only(update, context, "/resolve"):
+        return
+    message = update.effective_message
+    assert message
+    lang, args = context.lang, context.args or []
+    outcome = OUTCOMES.get(args[1].lower()) if len(args) == 2 else None
+    if outcome is None:
+        await reply(message, t(lang, "admin.resolve.usage"))
+        return
+    question = await find_question(context, args[0])
+    if question is None:
+        await unknown_question(update, context, args[0])
+        return
+    if question.status == "resolved":
+        await reply(message, t(lang, "admin.resolve.already", slug=escape(question.slug),
+                               status=status_text(question, lang)))  # fmt: skip
+        return
+    forecasters = await context.store.admin.count_forecasts(question.id)
+    keyboard = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    t(lang, "admin.resolve.button.confirm"),
+                    callback_data=pack("rv", question.id, outcome),
+                ),
+                InlineKeyboardButton(
+                    t(lang, "admin.resolve.button.cancel"),
+                    callback_data=pack("rv", question.id, "cancel"),
+                ),
+            ]
+        ]
+    )
+    text = t(
+        lang,
+        "admin.resolve.confirm_annulled" if outcome == "annulled" else "admin.resolve.confirm",
+        slug=escape(question.slug),
+        text=escape(question.text(lang)),
+        outcome=t(lang, f"admin.outcome.{outcome}"),
+        forecasters=number(forecasters, lang),
+    )
+    await reply(message, text, reply_markup=keyboard)
+
+
+async def compute_scores(
+    histories: AsyncIterator[tuple[int, list[tuple[str, str, int | None]]]],
+    question: Question,
+    outcome: bool,
+    resolved_at: datetime,
+) -> list[Score]:
+    """Brier scores of every forecaster: their final forecast (standing at the end of the
+    window: closes_at, or the resolution when earlier) and the time average over the open
+    period (see services.scoring)."""
+    opened, closes = from_iso(question.opened_at), from_iso(question.closes_at)
+    end = min(closes, resolved_at)
+    scored_at = to_iso(resolved_at)
+    scores = []
+    async for user_id, entries in histories:
+        history = [
+            (from_iso(at), None if action == "withdraw" else p) for at, action, p in entries
+        ]
+        row = score_reader(user_id, history, opened, closes, outcome, until=resolved_at)
+        final = None
+        for at, p in history:
+            if at >= end:
+                break
+            final = p
+        scores.append(
+            Score(
+                question.id,
+                user_id,
+                final,
+                row.final_brier,
+                row.time_averaged_brier,
+                scored_at,
+            )
+        )
+    return scores
+
+
+async def resolve_button(update: Update, context: BotContext) -> None:
+    """rv:<id>:<yes|no|annulled|cancel>: resolve, score, then notify in the background."""
+    query = update.callback_query
+    assert query
+    lang = context.lang
+    if not await admin_only(update, context, "resolve button"):
+        return
+    try:
+        raw_id, outcome = unpack(query.data, "rv", 2)
+        if outcome not in (*OUTCOMES.values(), "cancel") or not raw_id.isdigit():
+            raise BadCallbackData(str(query.data))
+        question = await context.store.questions.get(int(raw_id))
+        if question is None:
+            raise BadCallbackData(raw_id)
+    except BadCallbackData:
+        await query.answer(t(lang, "error.stale_button"), show_alert=True)
+        return
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+    if outcome == "cancel":
+        await reply_to_query(update, t(lang, "admin.resolve.cancelled"))
+        return
+    resolved_at = datetime.now(UTC)
+    scores: list[Score] = []
+    if outcome != "annulled":
+        scores = await compute_scores(
+            context.store.admin.histories(question.id), question, outcome == "yes", resolved_at
+        )
+    if not await context.store.admin.resolve(question.id, outcome, scores, at=to_iso(resolved_at)):
+        await reply_to_query(
+            update,
+            t(lang, "admin.resolve.already", slug=escape(question.slug),
+              status=status_text(question, lang)),
+        )  # fmt: skip
+        return
+    logger.info("Question %s resolved %s; %s scored", question.slug, outcome, len(scores))
+    if outcome == "annulled":
+        await reply_to_query(update, t(lang, "admin.resolve.annulled", slug=escape(question.slug)))
+        return
+    await reply_to_query(
+        update,
+        t(
+            lang,
+            "admin.resolve.done",
+            slug=escape(question.slug),
+            outcome=t(lang, f"admin.outcome.{outcome}"),
+            scored=number(len(scores), lang),
+        ),
+    )
+    resolved = await context.store.questions.get(question.id)
+    assert resolved is not None
+    admin_chat = update.effective_chat.id if update.effective_chat else None
+    task = context.application.create_task(
+        notify_scores(context, resolved, admin_chat, lang), update=update
+    )
+    tasks: set[asyncio.Task[Any]] = context.bot_data.setdefault(NOTIFY_TASKS, set())
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+
+
+def reader_lang(reader: ScoredReader, default: str) -> str:
+    """The language to write to a reader in."""
+    return reader.language or pick_language(reader.tg_language, default)
+
+
+def score_message(
+    question: Question, entry: ScoredReader, place: int, total: int, lang: str
+) -> str:
+    """The private message telling a reader their score."""
+    score = entry.score
+    final = (
+        percent(score.final_probability, lang)
+        if score.final_probability is not None
+        else t(lang, "admin.score.withdrawn")
+    )
+    return t(
+        lang,
+        "admin.score.message",
+        question=escape(question.text(lang)),
+        outcome=t(lang, f"admin.outcome.{question.resolution}"),
+        final=final,
+        final_brier=brier_text(score.final_brier, lang),
+        averaged_brier=brier_text(score.averaged_brier, lang),
+        place=number(place, lang),
+        total=number(total, lang),
+        slug=question.slug,
+    )
+
+
+async def notify_scores(
+    context: BotContext, question: Question, admin_chat: int | None, admin_lang: str
+) -> tuple[int, int]:
+    """Tell each scored reader who started the bot (and has not blocked it) their score.
+
+    Forbidden (blocked, deactivated) marks the reader blocked; other Telegram errors are
+    logged; either way the loop goes on. Finally tells the admin how it went.
+    Returns (sent, failed).
+    """
+    entries = [e for e in await context.store.admin.scores(question.id) if has_score(e)]
+    total, sent, failed = len(entries), 0, 0
+    default = context.settings.default_language
+    for place, entry in enumerate(entries, start=1):
+        if not entry.started or entry.blocked:
+            continue
+        user_id = entry.score.user_id
+        text = score_message(question, entry, place, total, reader_lang(entry, default))
+        try:
+            await context.bot.send_message(user_id, text)
+            sent += 1
+        except Forbidden:
+            logger.info("Reader %s blocked the bot; score not delivered", user_id)
+            await context.store.users.set_blocked(user_id)
+            failed += 1
+        except TelegramError as exc:
+            logger.warning("Could not send the score to reader %s: %s", user_id, exc)
+            failed += 1
+    if admin_chat is not None:
+        text = t(
+            admin_lang,
+            "admin.resolve.notified",
+            sent=number(sent, admin_lang),
+            failed=number(failed, admin_lang),
+            slug=question.slug,
+        )
+        try:
+            await context.bot.send_message(admin_chat, text)
+        except TelegramError:
+            logger.warning("Could not report notifications to admin chat %s", admin_chat)
+    return sent, failed
+
+
+def has_score(entry: ScoredReader) -> bool:
+    """True when the reader had a forecast standing in the scoring window."""
+    return entry.score.averaged_brier is not None or entry.score.final_brier is not None
+
+
+# -- /leaderboard --------------------------------------------------------------------------
+
+
+async def leaderboard_command(update: Update, context: BotContext) -> None:
+    """/leaderboard [slug]: the best Brier scores of a resolved question (the newest resolved
+    one by default), naming only readers who agreed to be named."""
+    message, user = update.effective_message, update.effective_user
+    assert message
+    lang, args = context.lang, context.args or []
+    if args:
+        question = await find_question(context, args[0])
+        if question is None:
+            await unknown_question(update, context, args[0])
+            return
+    else:
+        resolved = [q for q in await context.store.questions.all() if q.status == "resolved"]
+        if not resolved:
+            await reply(message, t(lang, "admin.leaderboard.none_resolved"))
+            return
+        question = max(resolved, key=lambda q: q.resolved_at or "")
+    slug = escape(question.slug)
+    if question.status != "resolved":
+        await reply(message, t(lang, "admin.leaderboard.not_resolved", slug=slug))
+        return
+    if question.resolution == "annulled":
+        await reply(message, t(lang, "admin.leaderboard.annulled", slug=slug))
+        return
+    entries = [e for e in await context.store.admin.scores(question.id) if has_score(e)]
+    salt = context.settings.export_salt.get_secret_value()
+    lines = [
+        t(
+            lang,
+            "admin.leaderboard.title",
+            question=escape(question.text(lang)),
+            outcome=t(lang, f"admin.outcome.{question.resolution}"),
+        ),
+        tn(lang, "admin.leaderboard.count", len(entries)),
+    ]
+    rows = []
+    for place, entry in enumerate(entries[:LEADERBOARD_SIZE], start=1):
+        rows.append(leaderboard_row(place, entry, salt, lang))
+    if rows:
+        lines.append("\n".join(rows))
+    mine = next((i for i, e in enumerate(entries, 1) if user and e.score.user_id == user.id), None)
+    if mine is not None:
+        lines.append(
+            t(
+                lang,
+                "admin.leaderboard.yours",
+                place=number(mine, lang),
+                total=number(len(entries), lang),
+                averaged=brier_text(entries[mine - 1].score.averaged_brier, lang),
+            )
+        )
+    lines.append(t(lang, "admin.leaderboard.legend"))
+    await reply(message, "\n\n".join(lines))
+
+
+def leaderboard_row(place: int, entry: ScoredReader, salt: str, lang: str) -> str:
+    """ "1. Anna — 0.090 (final 0.090)"; unnamed readers as "a reader r-1a2b3c"."""
+    if entry.named_consent == 1 and entry.first_name:
+        name = escape(entry.first_name[:40])
+    else:
+        short = pseudonym(entry.score.user_id, salt)[:8]
+        name = t(lang, "admin.leaderboard.anonymous", pseudonym=short)
+    return t(
+        lang,
+        "admin.leaderboard.row",
+        place=place,
+        name=name,
+        averaged=brier_text(entry.score.averaged_brier, lang),
+        final=brier_text(entry.score.final_brier, lang),
+    )

@@ -1,0 +1,147 @@
+"""/setstat and /stathistory: keeping the figures current, with every change on record."""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from html import escape
+
+from telegram import Update
+
+from bot.handlers.admin import (
+    admin_only,
+)
+from bot.handlers.common import (
+    BotContext,
+    reply,
+)
+from bot.store.db import from_iso
+from bot.store.stats import StatChange
+from bot.texts import moment, number, t
+
+logger = logging.getLogger(__name__)
+
+HISTORY_SIZE = 15
+NUMBER = re.compile(r"^[+-]?\d+(?:[.,]\d+)?$")
+
+
+# -- /setstat and /stathistory -------------------------------------------------------------
+
+
+def parse_number(text: str) -> float | None:
+    """ "25,3", "25.3", "-4" or "2500" as a float; None for anything else."""
+    text = text.strip()
+    if not NUMBER.match(text):
+        return None
+    value = float(text.replace(",", "."))
+    return value if math.isfinite(value) else None
+
+
+def plain_number(value: float | None, lang: str) -> str:
+    """A figure as stored, per locale (integers without ".0"); "—" for None."""
+    if value is None:
+        return "—"
+    return number(int(value) if float(value).is_integer() else value, lang)
+
+
+async def setstat_command(update: Update, context: BotContext) -> None:
+    """/setstat <key> <value> [period]: change a figure; the change is kept in its history."""
+    if not await admin_only(update, context, "/setstat"):
+        return
+    message, user = update.effective_message, update.effective_user
+    assert message and user
+    lang, args = context.lang, context.args or []
+    keys = ", ".join(s.key for s in await context.store.stats.all())
+    if len(args) < 2:
+        await reply(message, t(lang, "admin.setstat.usage", keys=keys))
+        return
+    key, raw = args[0], args[1]
+    stat = await context.store.stats.get(key)
+    if stat is None:
+        await reply(message, t(lang, "admin.setstat.bad_key", key=escape(key[:64]), keys=keys))
+        return
+    value = parse_number(raw)
+    if value is None:
+        await reply(message, t(lang, "admin.setstat.bad_value", value=escape(raw[:64])))
+        return
+    period_ru, period_en = parse_period(" ".join(args[2:]))
+    change = await context.store.stats.set_value(
+        key, value, by=user.id, via="setstat", period_ru=period_ru, period_en=period_en
+    )
+    if change is None:
+        await reply(message, t(lang, "admin.setstat.unchanged", key=escape(key)))
+        return
+    logger.info("Admin %s set %s from %s to %s", user.id, key, change.old_value, value)
+    await reply(
+        message,
+        t(
+            lang,
+            "admin.setstat.done",
+            key=escape(key),
+            label=escape(stat.text("label", lang) or key),
+            old=plain_number(change.old_value, lang),
+            new=plain_number(change.new_value, lang),
+            period=escape(change.period("new", lang) or ""),
+        ),
+    )
+
+
+def parse_period(text: str) -> tuple[str | None, str | None]:
+    """The optional period of /setstat as (Russian, English): "март 2026 | March 2026" gives
+    both, one text is used for both languages; surrounding quotes are dropped; None when
+    empty (the period stays)."""
+    parts = [p.strip().strip("\"'«»“”„").strip()[:120] for p in text.split("|", 1)]
+    if not parts[0]:
+        return None, None
+    return parts[0], (parts[1] if len(parts) == 2 and parts[1] else parts[0])
+
+
+async def stathistory_command(update: Update, context: BotContext) -> None:
+    """/stathistory <key>: the latest changes of a figure, newest first."""
+    if not await admin_only(update, context, "/stathistory"):
+        return
+    message = update.effective_message
+    assert message
+    lang, args = context.lang, context.args or []
+    keys = ", ".join(s.key for s in await context.store.stats.all())
+    if len(args) != 1:
+        await reply(message, t(lang, "admin.stathistory.usage", keys=keys))
+        return
+    stat = await context.store.stats.get(args[0])
+    if stat is None:
+        await reply(message, t(lang, "admin.setstat.bad_key", key=escape(args[0][:64]), keys=keys))
+        return
+    changes = await context.store.stats.history(stat.key, HISTORY_SIZE)
+    lines = [
+        t(
+            lang,
+            "admin.stathistory.title",
+            key=escape(stat.key),
+            label=escape(stat.text("label", lang) or stat.key),
+            value=plain_number(stat.value, lang),
+        )
+    ]
+    lines += [history_line(c, lang) for c in changes] or [t(lang, "admin.stathistory.empty")]
+    await reply(message, "\n".join(lines))
+
+
+def history_line(change: StatChange, lang: str) -> str:
+    """One change: when, old → new, who (admin id) or how (seed, import), period change."""
+    who = (
+        t(lang, "admin.stathistory.by", user_id=change.changed_by)
+        if change.changed_by is not None
+        else t(lang, f"admin.stathistory.via.{change.via}")
+    )
+    line = t(
+        lang,
+        "admin.stathistory.line",
+        at=moment(from_iso(change.changed_at), lang),
+        old=plain_number(change.old_value, lang),
+        new=plain_number(change.new_value, lang),
+        who=who,
+    )
+    new_period = change.period("new", lang)
+    if new_period and new_period != change.period("old", lang):
+        line += t(lang, "admin.stathistory.period", period=escape(new_period))
+    return line
