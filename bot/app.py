@@ -41,6 +41,7 @@ from bot.handlers import (
     newquestion,
     privacy,
     resolution,
+    results,
     start,
     stats,
     stats_admin,
@@ -146,14 +147,14 @@ def _register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(command("forecast", forecast.forecast_command))
     app.add_handler(command("myforecast", forecast.myforecast_command))
     app.add_handler(command("withdraw", forecast.withdraw_command))
-    app.add_handler(command("results", forecast.results_command))
+    app.add_handler(command("results", results.results_command))
     app.add_handler(command("cancel", forecast.cancel_command))
     app.add_handler(CallbackQueryHandler(forecast.preset_button, pattern=r"^fc:"))
     app.add_handler(CallbackQueryHandler(forecast.prompt_button, pattern=r"^f[xr]:"))
     app.add_handler(CallbackQueryHandler(forecast.open_card_button, pattern=r"^fo:"))
     app.add_handler(CallbackQueryHandler(forecast.consent_button, pattern=r"^fn:"))
     app.add_handler(CallbackQueryHandler(forecast.withdraw_button, pattern=r"^fw:"))
-    app.add_handler(CallbackQueryHandler(forecast.results_button, pattern=r"^rs:"))
+    app.add_handler(CallbackQueryHandler(results.results_button, pattern=r"^rs:"))
 
     app.add_handler(command("admin", admin.admin_command))
     app.add_handler(command("questions", admin.questions_command))
@@ -202,7 +203,7 @@ def _register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.bot_data["go_routes"] = {"stats": stats.stats_command, "forecast": forecast.go_forecast}
     app.bot_data["deep_links"] = {  # /start <action>[_<arg>]
         "forecast": forecast.deep_link_forecast,
-        "results": forecast.deep_link_results,
+        "results": results.deep_link_results,
         "exact": channel.deep_link_exact,
         "reason": channel.deep_link_reason,
         "stats": channel.deep_link_stats,

@@ -25,7 +25,8 @@ from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from bot.handlers import forecast
 from bot.handlers.callbacks import BadCallbackData, unpack, unpack_int
 from bot.handlers.common import BotContext, in_private, is_reader, reply
-from bot.handlers.forecast import EXACT, REASON, results_cache
+from bot.handlers.forecast import EXACT, REASON
+from bot.handlers.results import results_cache
 from bot.services.probability import ProbabilityError, parse_forecast
 from bot.store.channel import ChannelPost
 from bot.store.forecasts import Question

@@ -1,5 +1,5 @@
 """The forecast flow: /forecast (buttons and typed values), exact % and reason prompts,
-/myforecast, /withdraw, /cancel, /results with its chart, and the deep links into them.
+/myforecast, /withdraw, /cancel, and the deep link into the flow (results: results.py).
 
 Groups run with privacy mode on: the bot sees commands and replies to its own messages
 only, so a prompt there is a selective ForceReply that mentions the reader, and only that
@@ -8,7 +8,6 @@ reader's reply to that prompt counts. Pending prompts live in SQLite (they survi
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from datetime import UTC, datetime
@@ -20,14 +19,12 @@ from telegram.constants import ChatType
 from bot.handlers.callbacks import BadCallbackData, unpack, unpack_int
 from bot.handlers.common import BotContext, edit, in_private, is_reader, reply
 from bot.handlers.start import send_greeting
-from bot.services.chart import render_chart
 from bot.services.probability import (
     MAX_REASON_CHARS,
     ParsedForecast,
     ProbabilityError,
     parse_forecast,
 )
-from bot.services.results import ResultsCache, ResultsSnapshot
 from bot.store.db import from_iso
 from bot.store.forecasts import Question
 from bot.texts import forecast as view
@@ -212,14 +209,16 @@ async def open_card_button(update: Update, context: BotContext) -> None:
     """ "Change forecast": show the card with the buttons again (a new message)."""
     query = update.callback_query
     assert query
-    question = await _question_from(update, context, "fo")
+    question = await question_from_data(update, context, "fo")
     if question is None or await refuse_non_reader(update, context):
         return
     await query.answer()
     await send_card(update, context, question)
 
 
-async def _question_from(update: Update, context: BotContext, namespace: str) -> Question | None:
+async def question_from_data(
+    update: Update, context: BotContext, namespace: str
+) -> Question | None:
     """The question named by `ns:<id>` callback data; alerts and returns None when stale."""
     query = update.callback_query
     assert query
@@ -242,7 +241,7 @@ async def prompt_button(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query and query.data
     kind = EXACT if query.data.startswith("fx:") else REASON
-    question = await _question_from(update, context, "fx" if kind == EXACT else "fr")
+    question = await question_from_data(update, context, "fx" if kind == EXACT else "fr")
     if question is None or await refuse_non_reader(update, context):
         return
     if await refuse_closed(update, context, question):
@@ -459,102 +458,6 @@ async def withdraw_button(update: Update, context: BotContext) -> None:
         await edit(query.message, text)
 
 
-# --- /results ------------------------------------------------------------------------------
-
-
-async def results_command(update: Update, context: BotContext) -> None:
-    """/results: the community forecast (after the reader forecasts, or once enough have)."""
-    question = await question_for(context)
-    if question is None:
-        assert update.effective_message
-        await reply(update.effective_message, t(context.lang, "forecast.no_question"))
-        return
-    await send_results(update, context, question)
-
-
-async def results_button(update: Update, context: BotContext) -> None:
-    """The "results" button."""
-    query = update.callback_query
-    assert query
-    question = await _question_from(update, context, "rs")
-    if question is None:
-        return
-    if not in_private(update):
-        # in a group the answer would reach everyone: show a short summary to the tapper only
-        await query.answer(await short_summary(update, context, question), show_alert=True)
-        return
-    await query.answer()
-    await send_results(update, context, question)
-
-
-async def may_see(
-    update: Update, context: BotContext, question: Question, snap: ResultsSnapshot
-) -> bool:
-    """Anti-anchoring: readers who have forecast, or everyone once enough readers have."""
-    if snap.count >= context.settings.results_reveal_min:
-        return True
-    user = update.effective_user
-    if not is_reader(user):
-        return False
-    assert user
-    return await context.store.forecasts.current(question.id, user.id) is not None
-
-
-async def short_summary(update: Update, context: BotContext, question: Question) -> str:
-    """One line for an alert: the count and the median, or why it is hidden."""
-    lang = context.lang
-    snap = await results_cache(context).get(context.store, question)
-    if not await may_see(update, context, question, snap):
-        return view.hidden_results(snap.count, context.settings.results_reveal_min, lang)[:190]
-    if snap.aggregate is None:
-        return t(lang, "results.empty")
-    return view.chart_caption(snap, lang)[:190]
-
-
-def results_cache(context: BotContext) -> ResultsCache:
-    """The application's results cache."""
-    cache: ResultsCache = context.bot_data.setdefault("results_cache", ResultsCache())
-    return cache
-
-
-async def send_results(update: Update, context: BotContext, question: Question) -> None:
-    """Send the results text and the chart (cached per question version and language)."""
-    message = update.effective_message
-    assert message
-    lang = context.lang
-    snap = await results_cache(context).get(context.store, question)
-    if not await may_see(update, context, question, snap):
-        text = view.hidden_results(snap.count, context.settings.results_reveal_min, lang)
-        await reply(message, text, reply_markup=view.forecast_keyboard(question.id, lang))
-        return
-    await reply(message, view.results_text(question, snap, lang))
-    if snap.aggregate is not None:
-        await send_chart(message, context, question, snap, lang)
-
-
-async def send_chart(
-    message: Message, context: BotContext, question: Question, snap: ResultsSnapshot, lang: str
-) -> None:
-    """Send the chart; re-draw only when the forecasts changed (the file_id is reused)."""
-    charts: dict[tuple[int, str], tuple[int, str | bytes]] = context.bot_data.setdefault(
-        "charts", {}
-    )
-    key = (question.id, lang)
-    cached = charts.get(key)
-    if cached and cached[0] == snap.version:
-        photo = cached[1]
-    else:
-        # drawing takes ~0.1 s of CPU: keep the event loop free for other updates
-        photo = await asyncio.to_thread(render_chart, snap, view.chart_labels(question, lang))
-    caption = view.chart_caption(snap, lang)
-    kwargs = {}
-    if message.message_thread_id and not message.is_topic_message:
-        kwargs["reply_to_message_id"] = message.message_id
-    sent = await message.reply_photo(photo, caption=caption, **kwargs)  # type: ignore[arg-type]
-    if sent.photo:
-        charts[key] = (snap.version, sent.photo[-1].file_id)
-
-
 # --- deep links ----------------------------------------------------------------------------
 
 
@@ -565,15 +468,6 @@ async def deep_link_forecast(update: Update, context: BotContext, slug: str | No
         await send_greeting(update, context)
         return
     await send_card(update, context, question)
-
-
-async def deep_link_results(update: Update, context: BotContext, slug: str | None) -> None:
-    """/start results[_<slug>]: show that question's results."""
-    question = await (context.store.questions.by_slug(slug) if slug else question_for(context))
-    if question is None:
-        await send_greeting(update, context)
-        return
-    await send_results(update, context, question)
 
 
 async def go_forecast(update: Update, context: BotContext) -> None:

@@ -21,7 +21,7 @@ from telegram import (
 from telegram.constants import ParseMode
 
 from bot.handlers.common import BotContext
-from bot.handlers.forecast import results_cache
+from bot.handlers.results import results_cache
 from bot.services.results import ResultsSnapshot
 from bot.store.forecasts import Question
 from bot.store.stats import Model

@@ -1,0 +1,123 @@
+"""/results: the community forecast of a question, with its chart.
+
+Anti-anchoring: the aggregate is shown to readers who have forecast, or to everyone once
+RESULTS_REVEAL_MIN readers have. Snapshots are cached per question version and charts per
+version and language (the uploaded photo's file_id is reused until the forecasts change).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from telegram import Message, Update
+
+from bot.handlers.common import BotContext, in_private, is_reader, reply
+from bot.handlers.forecast import question_for, question_from_data
+from bot.handlers.start import send_greeting
+from bot.services.chart import render_chart
+from bot.services.results import ResultsCache, ResultsSnapshot
+from bot.store.forecasts import Question
+from bot.texts import forecast as view
+from bot.texts import t
+
+
+async def results_command(update: Update, context: BotContext) -> None:
+    """/results: the community forecast (after the reader forecasts, or once enough have)."""
+    question = await question_for(context)
+    if question is None:
+        assert update.effective_message
+        await reply(update.effective_message, t(context.lang, "forecast.no_question"))
+        return
+    await send_results(update, context, question)
+
+
+async def results_button(update: Update, context: BotContext) -> None:
+    """The "results" button."""
+    query = update.callback_query
+    assert query
+    question = await question_from_data(update, context, "rs")
+    if question is None:
+        return
+    if not in_private(update):
+        # in a group the answer would reach everyone: show a short summary to the tapper only
+        await query.answer(await short_summary(update, context, question), show_alert=True)
+        return
+    await query.answer()
+    await send_results(update, context, question)
+
+
+async def may_see(
+    update: Update, context: BotContext, question: Question, snap: ResultsSnapshot
+) -> bool:
+    """Anti-anchoring: readers who have forecast, or everyone once enough readers have."""
+    if snap.count >= context.settings.results_reveal_min:
+        return True
+    user = update.effective_user
+    if not is_reader(user):
+        return False
+    assert user
+    return await context.store.forecasts.current(question.id, user.id) is not None
+
+
+async def short_summary(update: Update, context: BotContext, question: Question) -> str:
+    """One line for an alert: the count and the median, or why it is hidden."""
+    lang = context.lang
+    snap = await results_cache(context).get(context.store, question)
+    if not await may_see(update, context, question, snap):
+        return view.hidden_results(snap.count, context.settings.results_reveal_min, lang)[:190]
+    if snap.aggregate is None:
+        return t(lang, "results.empty")
+    return view.chart_caption(snap, lang)[:190]
+
+
+def results_cache(context: BotContext) -> ResultsCache:
+    """The application's results cache."""
+    cache: ResultsCache = context.bot_data.setdefault("results_cache", ResultsCache())
+    return cache
+
+
+async def send_results(update: Update, context: BotContext, question: Question) -> None:
+    """Send the results text and the chart (cached per question version and language)."""
+    message = update.effective_message
+    assert message
+    lang = context.lang
+    snap = await results_cache(context).get(context.store, question)
+    if not await may_see(update, context, question, snap):
+        text = view.hidden_results(snap.count, context.settings.results_reveal_min, lang)
+        await reply(message, text, reply_markup=view.forecast_keyboard(question.id, lang))
+        return
+    await reply(message, view.results_text(question, snap, lang))
+    if snap.aggregate is not None:
+        await send_chart(message, context, question, snap, lang)
+
+
+async def send_chart(
+    message: Message, context: BotContext, question: Question, snap: ResultsSnapshot, lang: str
+) -> None:
+    """Send the chart; re-draw only when the forecasts changed (the file_id is reused)."""
+    charts: dict[tuple[int, str], tuple[int, str | bytes]] = context.bot_data.setdefault(
+        "charts", {}
+    )
+    key = (question.id, lang)
+    cached = charts.get(key)
+    if cached and cached[0] == snap.version:
+        photo = cached[1]
+    else:
+        # drawing takes ~0.1 s of CPU: keep the event loop free for other updates
+        photo = await asyncio.to_thread(render_chart, snap, view.chart_labels(question, lang))
+    caption = view.chart_caption(snap, lang)
+    kwargs = {}
+    if message.message_thread_id and not message.is_topic_message:
+        kwargs["reply_to_message_id"] = message.message_id
+    sent = await message.reply_photo(photo, caption=caption, **kwargs)  # type: ignore[arg-type]
+    if sent.photo:
+        charts[key] = (snap.version, sent.photo[-1].file_id)
+
+
+async def deep_link_results(update: Update, context: BotContext, slug: str | None) -> None:
+    """/start results[_<slug>]: show that question's results."""
+    question = await (context.store.questions.by_slug(slug) if slug else question_for(context))
+    if question is None:
+        await send_greeting(update, context)
+        return
+    await send_results(update, context, question)
