@@ -38,6 +38,7 @@ from bot.handlers import (
     export,
     forecast,
     inline,
+    membership,
     newquestion,
     privacy,
     resolution,
@@ -45,6 +46,7 @@ from bot.handlers import (
     start,
     stats,
     stats_admin,
+    thread,
 )
 from bot.handlers.common import BotContext, command, remember_reader
 from bot.handlers.errors import on_error
@@ -171,15 +173,17 @@ def _register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CallbackQueryHandler(privacy.deleteme_button, pattern=r"^dm:"))
 
     app.add_handler(command("post", channel.post_command))
-    app.add_handler(CallbackQueryHandler(channel.confirm_button, pattern=r"^cc:"))
-    app.add_handler(ChatMemberHandler(channel.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
+    app.add_handler(CallbackQueryHandler(thread.confirm_button, pattern=r"^cc:"))
+    app.add_handler(
+        ChatMemberHandler(membership.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER)
+    )
     app.add_handler(InlineQueryHandler(inline.inline_query))
 
     # answers to prompts: any new text that is not a command (groups: replies to the bot
     # only, privacy mode); what is not a prompt answer goes to the comment-thread handler
     text = filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE
     app.add_handler(MessageHandler(text, forecast.text_input))
-    app.bot_data["thread_reply"] = channel.thread_reply
+    app.bot_data["thread_reply"] = thread.thread_reply
 
     # last in group 0: unknown commands in private chats get a pointer to /help, and
     # buttons of older versions or unknown data a short alert
@@ -189,8 +193,8 @@ def _register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
 
     # group 1, after the prompt answers: channel posts forwarded into the discussion group,
     # and group-to-supergroup migrations
-    app.add_handler(MessageHandler(filters.IS_AUTOMATIC_FORWARD, channel.on_auto_forward), group=1)
-    app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, channel.on_migrate), group=1)
+    app.add_handler(MessageHandler(filters.IS_AUTOMATIC_FORWARD, thread.on_auto_forward), group=1)
+    app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, membership.on_migrate), group=1)
 
     # every forecast write schedules the (coalesced) edit of the channel posts' live tally;
     # after a start, tallies whose edit was lost in a restart are caught up

@@ -1,6 +1,5 @@
-"""The channel and its comment thread: /post, the live tally, the one prompt per post in the
-linked discussion group, readers' replies there, deep links for what needs a private chat,
-and the bot's membership (removed, blocked, group migrated).
+"""The channel: /post, the live tally under each post (coalesced edits), and the deep links
+for what needs a private chat. The comment thread is thread.py; membership, membership.py.
 
 Readers met here may never have started the bot: nothing in this module sends a private
 message on its own; taps are answered with alerts, and an exact % or a reason goes through a
@@ -18,21 +17,19 @@ from datetime import timedelta
 from html import escape
 from typing import Any
 
-from telegram import ChatMemberAdministrator, ChatMemberOwner, Message, ReplyParameters, Update
-from telegram.constants import ChatMemberStatus, ChatType
+from telegram import ChatMemberAdministrator, ChatMemberOwner, Update
+from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
 from bot.handlers import forecast
-from bot.handlers.callbacks import BadCallbackData, unpack, unpack_int
 from bot.handlers.common import BotContext, in_private, is_reader, reply
 from bot.handlers.forecast import EXACT, REASON
 from bot.handlers.results import results_cache
-from bot.services.probability import ProbabilityError, parse_forecast
 from bot.store.channel import ChannelPost
 from bot.store.forecasts import Question
 from bot.texts import channel as view
 from bot.texts import forecast as fview
-from bot.texts import percent, t
+from bot.texts import t
 
 logger = logging.getLogger(__name__)
 
@@ -339,142 +336,6 @@ async def _edit_post(context: BotContext, post: ChannelPost, text: str, markup: 
     return False
 
 
-# --- the comment thread --------------------------------------------------------------------
-
-
-async def on_auto_forward(update: Update, context: BotContext) -> None:
-    """A channel post arrived in the discussion group (or such a forward was edited): if it
-    is one of the bot's posts, reply once in its thread with the question, the buttons and
-    the current community forecast."""
-    message = update.effective_message
-    if message is None or not message.is_automatic_forward:
-        return
-    origin = message.forward_origin
-    origin_chat = getattr(origin, "chat", None)
-    origin_id = getattr(origin, "message_id", None)
-    if origin_chat is None or origin_id is None:
-        return
-    store = context.store
-    post = await store.channel.post(origin_chat.id, origin_id)
-    if post is None:
-        return  # not a post of the bot: stay quiet
-    question = await store.questions.get(post.question_id)
-    if question is None:
-        return
-    if not await store.channel.claim_thread(post, message.chat_id, message.message_id):
-        return  # already prompted (also after a restart, or when the forward is edited)
-    lang = post.language
-    text = view.thread_prompt(
-        question, tally_text(context, await current_tally(context, question), lang), lang
-    )
-    try:
-        sent = await context.bot.send_message(
-            message.chat_id,
-            text,
-            reply_parameters=ReplyParameters(message.message_id, allow_sending_without_reply=True),
-            reply_markup=view.public_keyboard(question, context.bot.username, lang),
-        )
-    except Forbidden as exc:
-        logger.warning("Cannot write in discussion group %s: %s", message.chat_id, exc.message)
-        await store.channel.set_chat_status(message.chat_id, message.chat.type, "left")
-        return  # keep the claim: no retries into a chat the bot cannot write to
-    except TelegramError as exc:
-        logger.warning("Thread prompt in %s failed: %s", message.chat_id, exc)
-        await store.channel.release_thread(message.chat_id, message.message_id)
-        return
-    await store.channel.set_prompt(message.chat_id, message.message_id, sent.message_id)
-
-
-async def thread_reply(update: Update, context: BotContext) -> None:
-    """A group text that is not a prompt answer (bot_data["thread_reply"]).
-
-    Only a reader's reply to the bot inside a comment thread the bot prompted in is
-    answered: an explicit probability gets a "record N %" button for that reader, words
-    alone get a short hint; every other comment gets no answer.
-    """
-    message = update.effective_message
-    user = update.effective_user
-    if message is None or not message.text or not is_reader(user):
-        return
-    replied = message.reply_to_message
-    if replied is None or replied.from_user is None or replied.from_user.id != context.bot.id:
-        return
-    if message.message_thread_id is None:
-        return
-    thread = await context.store.channel.thread(message.chat_id, message.message_thread_id)
-    if thread is None:
-        return
-    question = await context.store.questions.get(thread.question_id)
-    if question is None or await forecast.refuse_closed(update, context, question):
-        return
-    lang = context.lang
-    try:
-        parsed = parse_forecast(message.text, require_leading=False)
-    except ProbabilityError as exc:
-        if exc.code in ("missing", "not_a_number"):
-            await reply(message, t(lang, "channel.thread.hint", name=forecast.mention(update)))
-        else:
-            await reply(message, forecast.probability_error(lang, exc))
-        return
-    assert user is not None
-    offer = await context.store.channel.add_offer(
-        message.chat_id, user.id, question.id, parsed.probability, parsed.reason
-    )
-    sent = await reply(
-        message,
-        view.offer_text(forecast.mention(update), parsed.probability, parsed.reason, lang),
-        reply_markup=view.offer_keyboard(offer.id, parsed.probability, lang),
-    )
-    await context.store.channel.set_offer_message(offer.id, sent.message_id)
-
-
-async def confirm_button(update: Update, context: BotContext) -> None:
-    """ "Record N % as my forecast": only the reader who wrote the comment may press it."""
-    query = update.callback_query
-    assert query
-    lang, store = context.lang, context.store
-    try:
-        (offer_id,) = unpack(query.data, "cc", 1)
-        offer = await store.channel.offer(unpack_int(offer_id, 1, 2**62))
-        if offer is None:
-            raise BadCallbackData(offer_id)
-    except BadCallbackData:
-        await query.answer(t(lang, "error.stale_button"), show_alert=True)
-        return
-    if await forecast.refuse_non_reader(update, context):
-        return
-    assert update.effective_user
-    if update.effective_user.id != offer.user_id:
-        await query.answer(t(lang, "channel.confirm.not_yours"), show_alert=True)
-        return
-    question = await store.questions.get(offer.question_id)
-    if question is None:
-        await query.answer(t(lang, "error.stale_button"), show_alert=True)
-        return
-    if await forecast.refuse_closed(update, context, question):
-        return
-    if not await store.channel.use_offer(offer.id):
-        await query.answer(t(lang, "channel.confirm.used"), show_alert=True)
-        return
-    await store.forecasts.set(
-        question.id,
-        offer.user_id,
-        offer.probability,
-        language=lang,
-        reason=offer.reason or None,
-    )
-    await forecast.changed(context, question.id)
-    await query.answer(
-        t(lang, "channel.confirm.alert", probability=percent(offer.probability, lang))
-    )
-    if isinstance(query.message, Message):
-        text = view.confirmed_text(forecast.mention(update), offer.probability, offer.reason, lang)
-        try:
-            await query.message.edit_text(text)
-        except TelegramError as exc:
-            logger.info("Could not update the offer message: %s", exc)
-
-
 # --- deep links ------------------------------------------------------------------------------
 
 
@@ -519,56 +380,3 @@ async def deep_link_stats(update: Update, context: BotContext, arg: str | None) 
     from bot.handlers.stats import stats_command
 
     await stats_command(update, context)
-
-
-# --- membership and migration ----------------------------------------------------------------
-
-
-async def on_my_chat_member(update: Update, context: BotContext) -> None:
-    """The bot's status changed: a reader blocked or restarted it (private chat), or it was
-    added to or removed from a group or channel. Logged and stored; nothing is sent."""
-    change = update.my_chat_member
-    if change is None:
-        return
-    chat, status = change.chat, change.new_chat_member.status
-    store = context.store
-    if chat.type == ChatType.PRIVATE:
-        user = change.from_user
-        if status == ChatMemberStatus.BANNED:
-            logger.info("Reader %s blocked the bot", user.id)
-            await store.users.set_blocked(user.id)
-            if context.user_data is not None:
-                context.user_data["started"] = False
-        elif status == ChatMemberStatus.MEMBER:
-            await store.users.touch(
-                user.id,
-                username=user.username,
-                first_name=user.first_name,
-                tg_language=user.language_code,
-                started=True,
-            )
-            if context.user_data is not None:
-                context.user_data["started"] = True
-        return
-    if status in (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED):
-        logger.warning("Bot removed from %s %s (%s)", chat.type, chat.id, status)
-    else:
-        logger.info("Bot is %s in %s %s", status, chat.type, chat.id)
-    await store.channel.set_chat_status(chat.id, chat.type, status)
-
-
-async def on_migrate(update: Update, context: BotContext) -> None:
-    """A group became a supergroup: keep its data under the new chat id."""
-    message = update.effective_message
-    if message is None:
-        return
-    if message.migrate_to_chat_id:
-        old, new = message.chat_id, message.migrate_to_chat_id
-    elif message.migrate_from_chat_id:
-        old, new = message.migrate_from_chat_id, message.chat_id
-    else:
-        return
-    logger.info("Group %s migrated to supergroup %s", old, new)
-    await context.store.channel.migrate_chat(old, new)
-    if message.migrate_to_chat_id and old in context.application.chat_data:
-        context.application.migrate_chat_data(old_chat_id=old, new_chat_id=new)
