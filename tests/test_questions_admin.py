@@ -245,3 +245,10 @@ async def test_resolve_cancel_unresolved_leaderboard_and_refusals(
     assert "anonymously" in step.text or "анонимно" in step.text
     step = await harness.send(admin, "/resolve nope yes")
     assert "There is no question “nope”" in step.text
+
+
+async def test_cancel_also_stops_a_question_draft(harness: Harness, admin: dict[str, Any]) -> None:
+    await harness.send(admin, "/newquestion")
+    assert await harness.store.admin.draft(admin["id"], admin["id"]) is not None
+    assert "Cancelled" in (await harness.send(admin, "/cancel")).text
+    assert await harness.store.admin.draft(admin["id"], admin["id"]) is None

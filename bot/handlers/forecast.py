@@ -382,16 +382,20 @@ async def consent_button(update: Update, context: BotContext) -> None:
 
 
 async def cancel_command(update: Update, context: BotContext) -> None:
-    """/cancel: forget the pending prompt in this chat."""
+    """/cancel: forget what the bot waits for from this reader in this chat (a prompt, or an
+    admin's /newquestion draft)."""
     message, user = update.effective_message, update.effective_user
     assert message
     if not is_reader(user):
         return
     assert user
-    pending = await context.store.forecasts.pending(user.id, message.chat_id)
-    await context.store.forecasts.clear_pending(user.id, message.chat_id)
+    store = context.store
+    pending = await store.forecasts.pending(user.id, message.chat_id)
+    await store.forecasts.clear_pending(user.id, message.chat_id)
+    draft = await store.admin.clear_draft(user.id, message.chat_id)
+    done = pending is not None or draft
     await reply(
-        message, t(context.lang, "prompt.cancelled" if pending else "prompt.nothing_to_cancel")
+        message, t(context.lang, "prompt.cancelled" if done else "prompt.nothing_to_cancel")
     )
 
 
