@@ -179,7 +179,7 @@ async def questions_text(
             buttons.append(("admin.button.close", "close"))
         elif q.status == "closed":
             buttons.append(("admin.button.reopen", "open"))
-        if not q.is_default:
+        if not q.is_default and q.status != "resolved":  # resolved questions take no forecasts
             buttons.append(("admin.button.default", "default"))
         if buttons:
             rows.append(
