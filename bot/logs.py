@@ -36,12 +36,13 @@ class RedactTokenFilter(logging.Filter):
 
 
 def setup_logging(level: str, token: str | None) -> None:
-    """Log to stderr at `level`; httpx/httpcore at WARNING (their INFO lines hold the URL)."""
+    """Log to stderr at `level`, the token redacted; chatty libraries at WARNING."""
     handler = logging.StreamHandler()
     handler.addFilter(RedactTokenFilter(token))
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("httpx", "httpcore", "apscheduler"):
+    # httpx logs URLs (with the token) at INFO; aiosqlite every statement at DEBUG
+    for noisy in ("httpx", "httpcore", "apscheduler", "aiosqlite", "matplotlib", "PIL"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
