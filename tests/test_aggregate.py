@@ -18,6 +18,7 @@ from bot.services.aggregate import (
     mean_from_histogram,
     median_by_day,
     quantile_from_histogram,
+    standing_by_day,
     weighted_median,
     weighted_median_horizon,
 )
@@ -287,3 +288,16 @@ def test_median_by_day_sorted_and_skips_empty_days() -> None:
 
 def test_median_by_day_empty() -> None:
     assert median_by_day({}) == []
+
+
+def test_standing_by_day_applies_moves_and_withdrawals() -> None:
+    d1, d2, d3 = date(2026, 11, 1), date(2026, 11, 2), date(2026, 11, 3)
+    base = {30: 1}  # one reader at 30 % before the first day
+    deltas = {
+        d1: {60: 1},  # a second reader comes in at 60 %
+        d2: {30: -1, 80: 1},  # the first moves from 30 to 80 %
+        d3: {60: -1},  # the second withdraws
+    }
+    standing = standing_by_day(base, deltas)
+    assert standing == {d1: {30: 1, 60: 1}, d2: {60: 1, 80: 1}, d3: {80: 1}}
+    assert median_by_day(standing) == [(d1, 45.0), (d2, 70.0), (d3, 80.0)]

@@ -330,3 +330,31 @@ async def test_card_of_another_question_does_not_suggest_typing(
     await store.questions.create(entry)
     text = (await harness.send(bob, "/start forecast_second")).text
     assert "Second?" in text and "/forecast 70" not in text and "Exact %" in text
+    # typed values now go to the question the reader opened, and the reply names it
+    step = await harness.send(bob, "/forecast 20")
+    assert "Recorded: 20%" in step.text and "Question: Second?" in step.text
+    second = await store.questions.by_slug("second")
+    assert second is not None
+    forecast = await store.forecasts.current(second.id, bob["id"])
+    assert forecast is not None and forecast.probability == 20
+    assert await stored(harness, bob) is None  # nothing on the default question
+    assert "Second?" in (await harness.send(bob, "/myforecast")).text
+
+
+async def test_trend_is_the_standing_median_and_repeated_taps_change_nothing(
+    harness: Harness, anna: dict[str, Any], bob: dict[str, Any]
+) -> None:
+    card = (await harness.send(bob, "/forecast")).last
+    qid = await question_id(harness)
+    await harness.tap(bob, card, f"fc:{qid}:75")
+    await harness.tap(bob, card, f"fc:{qid}:75")  # the same button again
+    history = await harness.store.forecasts.history(await question_id(harness), bob["id"])
+    assert len(history) == 1
+    await harness.send(anna, "/forecast 20")
+    await harness.send(anna, "/forecast 85")  # 20 % no longer stands
+    text = plain((await harness.send(bob, "/results")).texts[0])
+    assert "Median: 80%" in text
+    assert text.rstrip().endswith("80%")  # today's community median: 75 and 85
+    await harness.send(bob, "/forecast 75 same value, now with a reason")
+    history = await harness.store.forecasts.history(await question_id(harness), bob["id"])
+    assert [h.action for h in history] == ["set", "reason"]

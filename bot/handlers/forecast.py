@@ -33,6 +33,7 @@ from bot.texts import percent, t
 logger = logging.getLogger(__name__)
 
 EXACT, REASON = "exact", "reason"
+CURRENT = "question_id"  # user_data key: the question the reader is on
 NUMBER_FIRST = re.compile(r"^\s*[-+−]?\d")  # a message that starts with a number
 
 
@@ -40,11 +41,20 @@ NUMBER_FIRST = re.compile(r"^\s*[-+−]?\d")  # a message that starts with a num
 
 
 async def question_for(context: BotContext, question_id: int | None = None) -> Question | None:
-    """The question by id, or the default one."""
+    """The question by id; without one, the question the reader last opened (a deep link
+    to another question, a tap on its card), else the default one."""
     store = context.store
-    if question_id is None:
-        return await store.questions.default()
-    return await store.questions.get(question_id)
+    if question_id is not None:
+        return await store.questions.get(question_id)
+    current = context.user_data.get(CURRENT) if context.user_data is not None else None
+    question = await store.questions.get(current) if current else None
+    return question or await store.questions.default()
+
+
+def remember_question(context: BotContext, question: Question) -> None:
+    """Make `question` the one typed commands (/forecast 70, /myforecast) refer to."""
+    if context.user_data is not None:
+        context.user_data[CURRENT] = question.id
 
 
 def mention(update: Update) -> str:
@@ -120,6 +130,7 @@ async def send_card(update: Update, context: BotContext, question: Question) -> 
     """Send the question card with the one-tap buttons."""
     assert update.effective_message and update.effective_user
     lang = context.lang
+    remember_question(context, question)
     current = await context.store.forecasts.current(question.id, update.effective_user.id)
     await reply(
         update.effective_message,
@@ -164,7 +175,7 @@ async def store_and_confirm(
         update.effective_user.id, update.effective_message.chat_id
     )
     await changed(context, question.id)
-    text = view.recorded(new, old, lang, parsed.rounded_from)
+    text = view.recorded(new, old, lang, parsed.rounded_from, question)
     markup = view.after_keyboard(question.id, bool(new.reason), lang)
     await reply(update.effective_message, text, reply_markup=markup)
     if parsed.reason:
@@ -188,6 +199,8 @@ async def preset_button(update: Update, context: BotContext) -> None:
     if await refuse_non_reader(update, context) or await refuse_closed(update, context, question):
         return
     assert update.effective_user
+    if in_private(update):
+        remember_question(context, question)
     new, old = await context.store.forecasts.set(
         question.id, update.effective_user.id, probability, language=lang
     )
@@ -200,7 +213,7 @@ async def preset_button(update: Update, context: BotContext) -> None:
     assert isinstance(query.message, Message)
     await edit(
         query.message,
-        view.recorded(new, old, lang, None),
+        view.recorded(new, old, lang, None, question),
         reply_markup=view.after_keyboard(question.id, bool(new.reason), lang),
     )
 

@@ -289,8 +289,30 @@ def aggregate(
     )
 
 
+def standing_by_day(
+    base: Mapping[int, int], deltas: Mapping[date, Mapping[int, int]]
+) -> dict[date, dict[int, int]]:
+    """The standing histogram at the end of each day that has changes.
+
+    Args:
+        base: percent -> count of the forecasts standing before the first day.
+        deltas: day -> percent -> net change that day (+1 a reader moved to it, -1 left it).
+
+    Returns day -> percent -> count (zero counts dropped), in day order.
+    """
+    standing = {p: n for p, n in base.items() if n}
+    result: dict[date, dict[int, int]] = {}
+    for day in sorted(deltas):
+        for p, n in deltas[day].items():
+            standing[p] = standing.get(p, 0) + n
+            if not standing[p]:
+                del standing[p]
+        result[day] = dict(standing)
+    return result
+
+
 def median_by_day(day_hist: Mapping[date, Mapping[int, int]]) -> list[tuple[date, float]]:
-    """Return (day, median percent of the forecasts submitted that day), sorted by day.
+    """Return (day, median percent of that day's histogram), sorted by day.
 
     Days whose histogram holds no forecasts are left out rather than given a fake median.
 

@@ -6,7 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from bot.services.aggregate import Aggregate, aggregate, median_by_day, weighted_median_horizon
+from bot.services.aggregate import (
+    Aggregate,
+    aggregate,
+    median_by_day,
+    standing_by_day,
+    weighted_median_horizon,
+)
 from bot.store import Store
 from bot.store.forecasts import Question, Reason
 
@@ -18,8 +24,9 @@ REASONS_SHOWN = 5
 class ResultsSnapshot:
     """Everything /results shows for one question version.
 
-    `aggregate` is None when nobody has forecast; `trend` is (UTC day, median % of the
-    forecasts submitted that day) for the last TREND_DAYS days; `reasons` newest first.
+    `aggregate` is None when nobody has forecast; `trend` is (UTC day, community median %
+    at the end of that day) for the days of the last TREND_DAYS on which forecasts changed;
+    `reasons` newest first.
     """
 
     question_id: int
@@ -37,17 +44,17 @@ class ResultsSnapshot:
 
 async def compute(store: Store, question: Question) -> ResultsSnapshot:
     """Read the store's summaries (histogram, newest forecasts up to the weighting horizon,
-    per-day histograms) and aggregate them. Cost: two index-only scans and a bounded one."""
+    per-day changes) and aggregate them. Cost: small summary reads and one bounded scan."""
     hist = await store.forecasts.histogram(question.id)
     total = sum(hist.values())
     newest = await store.forecasts.newest(question.id, weighted_median_horizon(total))
     since = datetime.now(UTC).date() - timedelta(days=TREND_DAYS - 1)
-    days = await store.forecasts.day_histograms(question.id, since)
+    base, deltas = await store.forecasts.day_deltas(question.id, since)
     return ResultsSnapshot(
         question_id=question.id,
         version=question.version,
         aggregate=aggregate(hist, newest, total) if total else None,
-        trend=median_by_day(days),
+        trend=median_by_day(standing_by_day(base, deltas)),
         reasons=await store.forecasts.recent_reasons(question.id, REASONS_SHOWN),
     )
 

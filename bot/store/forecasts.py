@@ -192,13 +192,18 @@ class ForecastsRepo:
         """Record a probability (1..99 %) as the reader's current forecast.
 
         `reason=None` keeps the reason of the standing forecast (none after a withdrawal).
-        Every call adds a history entry. Returns (new, previous-or-None).
+        Each change adds a history entry; the same probability again is no change (with a
+        new reason it is a reason change). Returns (new, previous-or-None).
         Raises ValueError when the probability is outside 1..99.
         """
         if not 1 <= probability <= 99:
             raise ValueError("probability must be 1..99 percent")
         now = to_iso(at) if at else utcnow()
         old = await self.current(question_id, user_id)
+        if old and not old.withdrawn and old.probability == probability:
+            if reason is None or reason == old.reason:
+                return old, old  # a second tap on the same button: nothing to record
+            return await self.set_reason(question_id, user_id, reason) or old, old
         # a withdrawn forecast's reason went with it
         kept = old.reason if old and not old.withdrawn else ""
         new_reason = reason if reason is not None else kept
@@ -308,18 +313,29 @@ class ForecastsRepo:
         )
         return [int(row[0]) for row in rows]
 
-    async def day_histograms(self, question_id: int, since: date) -> dict[date, dict[int, int]]:
-        """Probabilities submitted per UTC day since `since`: {day: {probability: count}}."""
-        rows = await fetch_all(
+    async def day_deltas(
+        self, question_id: int, since: date
+    ) -> tuple[dict[int, int], dict[date, dict[int, int]]]:
+        """How the standing forecasts changed by UTC day: (the standing histogram before
+        `since`, {day: {probability: net change}} from `since` on). Reads the trigger-kept
+        per-day summary, at most 99 rows a day."""
+        base_rows = await fetch_all(
             self._conn,
-            "SELECT day, probability, n FROM forecast_day_counts"
-            " WHERE question_id = ? AND day >= ? AND n > 0",
+            "SELECT probability, SUM(n) FROM forecast_day_deltas"
+            " WHERE question_id = ? AND day < ? GROUP BY probability",
             (question_id, since.isoformat()),
         )
-        result: dict[date, dict[int, int]] = {}
+        rows = await fetch_all(
+            self._conn,
+            "SELECT day, probability, n FROM forecast_day_deltas"
+            " WHERE question_id = ? AND day >= ? AND n != 0",
+            (question_id, since.isoformat()),
+        )
+        base = {int(p): int(n) for p, n in base_rows if n}
+        days: dict[date, dict[int, int]] = {}
         for day, p, n in rows:
-            result.setdefault(date.fromisoformat(day), {})[int(p)] = int(n)
-        return result
+            days.setdefault(date.fromisoformat(day), {})[int(p)] = int(n)
+        return base, days
 
     async def recent_reasons(self, question_id: int, limit: int = 5) -> list[Reason]:
         """The newest non-empty reasons of standing forecasts, with the reader's first name

@@ -146,7 +146,9 @@ CREATE TABLE forecast_counts (
     n INTEGER NOT NULL,
     PRIMARY KEY (question_id, probability)
 );
-CREATE TABLE forecast_day_counts (
+-- per UTC day, how the standing forecasts changed: +1 for a probability a reader moved to,
+-- -1 for the one they left (or withdrew); summed up to a day: the standing histogram then
+CREATE TABLE forecast_day_deltas (
     question_id INTEGER NOT NULL,
     day TEXT NOT NULL,
     probability INTEGER NOT NULL,
@@ -175,16 +177,32 @@ BEGIN
     UPDATE forecast_counts SET n = n - 1
         WHERE question_id = OLD.question_id AND probability = OLD.probability;
 END;
-CREATE TRIGGER history_day_insert AFTER INSERT ON forecast_history WHEN NEW.action = 'set'
+CREATE TRIGGER history_day_enter AFTER INSERT ON forecast_history
+    WHEN NEW.action = 'set' AND NEW.new_probability IS NOT NULL
 BEGIN
-    INSERT INTO forecast_day_counts
+    INSERT INTO forecast_day_deltas
         VALUES (NEW.question_id, substr(NEW.at, 1, 10), NEW.new_probability, 1)
         ON CONFLICT (question_id, day, probability) DO UPDATE SET n = n + 1;
 END;
-CREATE TRIGGER history_day_delete AFTER DELETE ON forecast_history WHEN OLD.action = 'set'
+CREATE TRIGGER history_day_leave AFTER INSERT ON forecast_history
+    WHEN NEW.action IN ('set', 'withdraw') AND NEW.old_probability IS NOT NULL
 BEGIN
-    UPDATE forecast_day_counts SET n = n - 1 WHERE question_id = OLD.question_id
+    INSERT INTO forecast_day_deltas
+        VALUES (NEW.question_id, substr(NEW.at, 1, 10), NEW.old_probability, -1)
+        ON CONFLICT (question_id, day, probability) DO UPDATE SET n = n - 1;
+END;
+-- deleting a reader's history (/deleteme) takes their part out of every day
+CREATE TRIGGER history_day_unenter AFTER DELETE ON forecast_history
+    WHEN OLD.action = 'set' AND OLD.new_probability IS NOT NULL
+BEGIN
+    UPDATE forecast_day_deltas SET n = n - 1 WHERE question_id = OLD.question_id
         AND day = substr(OLD.at, 1, 10) AND probability = OLD.new_probability;
+END;
+CREATE TRIGGER history_day_unleave AFTER DELETE ON forecast_history
+    WHEN OLD.action IN ('set', 'withdraw') AND OLD.old_probability IS NOT NULL
+BEGIN
+    UPDATE forecast_day_deltas SET n = n + 1 WHERE question_id = OLD.question_id
+        AND day = substr(OLD.at, 1, 10) AND probability = OLD.old_probability;
 END;
 CREATE TABLE pending_steps (
     user_id INTEGER NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,

@@ -101,8 +101,15 @@ def forecast_keyboard(question_id: int, lang: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(rows)
 
 
-def recorded(forecast: Forecast, previous: Forecast | None, lang: str, rounded: str | None) -> str:
-    """The confirmation after a forecast was stored."""
+def recorded(
+    forecast: Forecast,
+    previous: Forecast | None,
+    lang: str,
+    rounded: str | None,
+    question: Question | None = None,
+) -> str:
+    """The confirmation after a forecast was stored; names the question unless it is the
+    default one."""
     text = t(
         lang,
         "forecast.recorded",
@@ -120,6 +127,8 @@ def recorded(forecast: Forecast, previous: Forecast | None, lang: str, rounded: 
         )
     if forecast.reason:
         text += "\n" + t(lang, "forecast.your_reason", reason=escape(forecast.reason))
+    if question is not None and not question.is_default:
+        text += "\n" + t(lang, "forecast.on_question", question=escape(question.text(lang)))
     return text
 
 
