@@ -293,6 +293,10 @@ async def test_a_bare_number_in_private_is_a_forecast(
     assert "Recorded: 70%" in step.text and "they have the universities" in step.text
     assert "must be from 1 to 99" in (await harness.send(bob, "150")).text
     assert await stored(harness, bob) == 70
+    step = await harness.send(bob, "on second thought, 65 percent")
+    assert "Recorded: 65%" in step.text and "on second thought" in step.text
+    assert "didn't understand" in (await harness.send(bob, "it has 183 models")).text
+    assert await stored(harness, bob) == 65
 
 
 async def test_results_figures_have_no_float_noise(

@@ -314,11 +314,33 @@ async def text_input(update: Update, context: BotContext) -> None:
     if not private:
         if thread_reply is not None:
             await thread_reply(update, context)
-    elif NUMBER_FIRST.match(message.text) and (question := await question_for(context)):
-        # "70" or "70 % because…" in a private chat: a forecast on the default question
+        return
+    question = await question_for(context)
+    if question is not None and NUMBER_FIRST.match(message.text):
+        # "70" or "70 % because…": a forecast on the reader's current question
         await record_typed(update, context, question, message.text)
+    elif question is not None:
+        # "думаю, процентов 60": one explicit percentage in a sentence; else a hint
+        parsed = await free_text_forecast(update, context)
+        if parsed and not await refuse_closed(update, context, question):
+            await store_and_confirm(update, context, question, parsed)
     else:
         await reply(message, t(context.lang, "prompt.nothing_pending"))
+
+
+async def free_text_forecast(update: Update, context: BotContext) -> ParsedForecast | None:
+    """The one explicit percentage in a private message, or None when there is none (a bad
+    one, e.g. "150 %" or two different numbers, gets the polite explanation)."""
+    message = update.effective_message
+    assert message and message.text
+    try:
+        return parse_forecast(message.text, require_leading=False)
+    except ProbabilityError as exc:
+        if exc.code not in ("missing", "not_a_number"):
+            await reply(message, probability_error(context.lang, exc))
+            return None
+        await reply(message, t(context.lang, "prompt.nothing_pending"))
+        return None
 
 
 async def answer_prompt(update: Update, context: BotContext, kind: str, question_id: int) -> None:
