@@ -85,3 +85,22 @@ async def test_setstat_bad_input_explains_what_is_accepted(
     assert "There is no figure “nope”" in text
     step = await harness.send(anna, f"/setstat {KEY} 1")
     assert step.texts == ["Извините, эта команда только для администраторов бота."]
+
+
+async def test_setstat_checks_values_per_unit_and_credits_the_admins(
+    harness: Harness, admin: dict[str, Any], bob: dict[str, Any]
+) -> None:
+    for typed, said in [
+        ("registered_models 1 000", "without spaces"),
+        ("registered_models -5", "above zero"),
+        ("registered_models 191,7", "whole number"),
+        ("core_growth_h1_2025 5000", "from -100 to 1000"),
+    ]:
+        assert said in (await harness.send(admin, f"/setstat {typed}")).text
+    model_stat = await harness.store.stats.get("registered_models")
+    assert model_stat is not None and model_stat.value == 183
+    await harness.send(admin, "/setstat registered_models 1000")
+    text = plain((await harness.send(bob, "/stats")).text)
+    assert "1,000 models\n" in text  # the old comparison ("the most of any city") is gone
+    assert "updated by the bot's admins" in text and "first reported by PRC.TODAY" in text
+    assert "more than 180" not in text  # the note described the old figure

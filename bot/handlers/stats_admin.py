@@ -16,6 +16,7 @@ from bot.handlers.common import (
     BotContext,
     reply,
 )
+from bot.services.dataset import value_problem
 from bot.store.db import from_iso
 from bot.store.stats import StatChange
 from bot.texts import moment, number, t
@@ -24,6 +25,7 @@ logger = logging.getLogger(__name__)
 
 HISTORY_SIZE = 15
 NUMBER = re.compile(r"^[+-]?\d+(?:[.,]\d+)?$")
+THOUSANDS = re.compile(r"^\d{3}(?:[.,]\d+)?$")  # the rest of a number written "1 000"
 
 
 # -- /setstat and /stathistory -------------------------------------------------------------
@@ -64,6 +66,14 @@ async def setstat_command(update: Update, context: BotContext) -> None:
     value = parse_number(raw)
     if value is None:
         await reply(message, t(lang, "admin.setstat.bad_value", value=escape(raw[:64])))
+        return
+    if len(args) > 2 and THOUSANDS.match(args[2]):
+        # "1 000": Russian readers group thousands with a space, which splits the value
+        await reply(message, t(lang, "admin.setstat.spaced", value=escape(f"{raw} {args[2]}")))
+        return
+    problem = value_problem(stat.unit, value)
+    if problem is not None:
+        await reply(message, t(lang, f"admin.setstat.{problem}", value=escape(raw)))
         return
     period_ru, period_en = parse_period(" ".join(args[2:]))
     change = await context.store.stats.set_value(

@@ -108,6 +108,23 @@ class Dataset:
     questions: tuple[QuestionEntry, ...] = field(default=())
 
 
+def value_problem(unit: str, value: float) -> str | None:
+    """Why `value` cannot be a figure in `unit`, as a short code, or None when it can:
+    "whole" (counts are whole numbers), "positive" (counts and money are above zero),
+    "percent_range" (a growth rate in percent must lie in -100..1000)."""
+    if unit in ("models", "companies"):
+        if not float(value).is_integer():
+            return "whole"
+        if value <= 0:
+            return "positive"
+    elif unit in ("bn_yuan", "trn_yuan"):
+        if value <= 0:
+            return "positive"
+    elif unit == "percent" and not -100 <= value <= 1000:
+        return "percent_range"
+    return None
+
+
 def normalize_alias(text: str) -> str:
     """The form aliases are matched in: case-folded, inner spaces collapsed."""
     return " ".join(text.casefold().split())
@@ -132,6 +149,9 @@ def _stat(raw: dict[str, Any], where: str, sources: set[str]) -> StatEntry:
         raise DatasetError(f"{where}: value must be a number")
     if entry.source not in sources:
         raise DatasetError(f"{where}: unknown source {entry.source!r}")
+    problem = value_problem(entry.unit, entry.value)
+    if problem is not None:
+        raise DatasetError(f"{where}: value {entry.value} is not valid ({problem})")
     return entry
 
 

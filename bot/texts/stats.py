@@ -39,21 +39,25 @@ def source_numbers(stats: list[Stat]) -> dict[str, int]:
 
 
 def stat_block(stat: Stat, lang: str, ref: int, sources: dict[str, Source]) -> str:
-    """One figure: label, amount, comparison, then period, as-of and source."""
+    """One figure: label, amount, comparison, then period, as-of and source.
+
+    A figure an admin changed (/setstat) is no longer the report's: it says so, with the
+    date of the change, and drops the comparison and note, which described the old value.
+    """
     head = f"<b>{escape(stat.text('label', lang) or '')}</b>\n{escape(amount(stat, lang))}"
-    if stat.text("comparison", lang):
-        head += f" — {escape(stat.text('comparison', lang) or '')}"
+    comparison, note = stat.text("comparison", lang), stat.text("note", lang)
+    if comparison and not stat.edited:
+        head += f" — {escape(comparison)}"
     source = sources.get(stat.source_key)
     meta = t(
         lang,
-        "stats.meta",
+        "stats.meta_edited" if stat.edited else "stats.meta",
         period=escape(stat.text("period", lang) or ""),
         as_of=month(stat.as_of, lang),
         source=escape(source.publisher if source else stat.source_key),
         ref=ref,
     )
-    note = stat.text("note", lang)
-    lines = [head, f"<i>{meta}</i>"] + ([escape(note)] if note else [])
+    lines = [head, f"<i>{meta}</i>"] + ([escape(note)] if note and not stat.edited else [])
     return "\n".join(lines)
 
 
