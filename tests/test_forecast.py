@@ -227,7 +227,7 @@ async def test_results_hidden_until_reader_forecasts(
     try:
         await harness.send(anna, "/forecast 20")
         step = await harness.send(bob, "/results")
-        assert "1 reader has forecast so far" in step.text
+        assert "So far 1 reader has forecast." in step.text and "Make yours first:" in step.text
         assert "Median" not in step.text
         assert "likely — 75%" in [label for label, _ in buttons(step.last)]
         await harness.send(bob, "/forecast 60")

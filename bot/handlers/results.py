@@ -64,7 +64,8 @@ async def short_summary(update: Update, context: BotContext, question: Question)
     lang = context.lang
     snap = await results_cache(context).get(context.store, question)
     if not await may_see(update, context, question, snap):
-        return view.hidden_results(snap.count, context.settings.results_reveal_min, lang)[:190]
+        needed = context.settings.results_reveal_min
+        return view.hidden_results(snap.count, needed, lang, invite=False)
     if snap.aggregate is None:
         return t(lang, "results.empty")
     return view.chart_caption(snap, lang)[:190]

@@ -7,6 +7,7 @@ so it can run in a worker thread. Output: PNG bytes.
 from __future__ import annotations
 
 import io
+import textwrap
 from dataclasses import dataclass
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -15,6 +16,7 @@ from matplotlib.figure import Figure
 
 from bot.services.results import ResultsSnapshot
 
+TITLE_WIDTH = 70  # characters per title line (long questions wrap instead of overflowing)
 BUCKET_LABELS = (
     "1–10",
     "11–20",
@@ -70,7 +72,8 @@ def render_chart(snapshot: ResultsSnapshot, labels: ChartLabels) -> bytes:
     top.set_xlabel(labels.probability_axis)
     top.set_ylabel(labels.readers_axis)
     top.set_title(labels.distribution)
-    top.legend(loc="upper left")
+    top.set_ylim(0, max(agg.buckets) * 1.4 + 0.5)  # headroom: the legend never covers a bar
+    top.legend(loc="upper left", ncols=2)
     top.yaxis.get_major_locator().set_params(integer=True)
     if snapshot.trend:
         days = [d for d, _ in snapshot.trend]
@@ -82,7 +85,7 @@ def render_chart(snapshot: ResultsSnapshot, labels: ChartLabels) -> bytes:
         bottom.text(0.5, 0.5, labels.trend_empty, ha="center", va="center")
     bottom.set_ylim(0, 100)
     bottom.set_title(labels.trend)
-    figure.suptitle(labels.title)
+    figure.suptitle(textwrap.fill(labels.title, TITLE_WIDTH))
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()

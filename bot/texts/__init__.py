@@ -9,13 +9,13 @@ of a language are merged into one translation.
 from __future__ import annotations
 
 import io
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
 from babel import Locale
-from babel.dates import format_date, format_datetime, format_skeleton
+from babel.dates import format_date, format_skeleton, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
@@ -87,8 +87,9 @@ def day(value: date, lang: str) -> str:
 
 
 def moment(value: datetime, lang: str) -> str:
-    """A UTC time per locale, with "UTC" appended."""
-    return f"{format_datetime(value, format='short', tzinfo=None, locale=lang)} UTC"
+    """A UTC time per locale: "Nov 29, 2026, 12:04 PM UTC" / "29 нояб. 2026 г., 12:04 UTC"."""
+    clock = format_time(value, format="short", tzinfo=UTC, locale=lang)
+    return f"{day(value.astimezone(UTC).date(), lang)}, {clock} UTC"
 
 
 def month(year_month: str, lang: str) -> str:

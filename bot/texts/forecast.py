@@ -224,9 +224,14 @@ def history_text(
     return "\n\n".join(parts)
 
 
-def hidden_results(count: int, needed: int, lang: str) -> str:
-    """Anti-anchoring: results stay hidden until the reader forecasts or enough readers have."""
-    return tn(lang, "results.hidden", count, needed=needed)
+def hidden_results(count: int, needed: int, lang: str, *, invite: bool = True) -> str:
+    """Anti-anchoring: results stay hidden until the reader forecasts or enough readers have.
+    `invite` ends with "make yours first:" for a message that carries the buttons."""
+    head = tn(lang, "results.hidden", count) if count else t(lang, "results.hidden_none")
+    parts = [head, t(lang, "results.hidden_why", needed=needed)]
+    if invite:
+        parts.append(t(lang, "results.make_yours"))
+    return " ".join(parts)
 
 
 def results_text(question: Question, snap: ResultsSnapshot, lang: str) -> str:
@@ -272,7 +277,8 @@ def distribution(buckets: tuple[int, ...], lang: str) -> str:
     for i, count in enumerate(buckets):
         low, high = 10 * i + 1, min(10 * i + 10, 99)
         bar = "█" * round(BAR_WIDTH * count / top)
-        lines.append(f"<code>{low:>2}–{high:<2}%</code> {bar} {number(count, lang)}")
+        span = f"{low}–{percent(high, lang)}"
+        lines.append(f"<code>{span:<8}</code> {bar} {number(count, lang)}")
     return "\n".join(lines)
 
 
@@ -286,7 +292,7 @@ def chart_labels(question: Question, lang: str) -> ChartLabels:
     """The chart's texts in `lang`."""
     title = question.text(lang)
     return ChartLabels(
-        title=title if len(title) <= 90 else title[:89] + "…",
+        title=title if len(title) <= 140 else title[:139] + "…",
         distribution=t(lang, "chart.distribution"),
         probability_axis=t(lang, "chart.probability"),
         readers_axis=t(lang, "chart.readers"),
