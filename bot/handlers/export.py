@@ -85,7 +85,9 @@ async def run_export(update: Update, context: BotContext, args: list[str]) -> No
     question = await find_question(context, parsed.slug)
     if question is None:
         if parsed.slug:
+            # "/export xml": not a question, and perhaps meant as a format
             await unknown_question(update, context, parsed.slug)
+            await reply(message, t(lang, "admin.export.usage"))
         else:
             await reply(message, t(lang, "admin.export.no_default"))
         return

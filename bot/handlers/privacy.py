@@ -52,7 +52,8 @@ async def ask(update: Update, context: BotContext) -> None:
     )
     keep = InlineKeyboardButton(t(lang, "privacy.button.keep"), callback_data=pack("dm", "no"))
     keyboard = InlineKeyboardMarkup([[delete, keep]])
-    text = tn(lang, "privacy.confirm", footprint["forecasts"])
+    count = footprint["forecasts"]
+    text = tn(lang, "privacy.confirm", count) if count else t(lang, "privacy.confirm_none")
     await reply(message, text, reply_markup=keyboard)
 
 
@@ -78,4 +79,5 @@ async def deleteme_button(update: Update, context: BotContext) -> None:
     if context.user_data is not None:
         context.user_data.clear()
     logger.info("Reader %s deleted their data (%s forecasts)", user.id, removed)
-    await query.edit_message_text(tn(lang, "privacy.deleted", removed))
+    done = tn(lang, "privacy.deleted", removed) if removed else t(lang, "privacy.deleted_none")
+    await query.edit_message_text(done)
