@@ -27,6 +27,7 @@ JSONDict = dict[str, Any]
 DEFAULT_USER_ID = 1001
 DEFAULT_USER_NAME = "Reader"
 DEFAULT_GROUP_ID = -1001000000001
+DISCUSSION_ID = -1001000000003  # the channel's linked discussion group
 CHANNEL_ID = -1001000000002  # the emulated channel when CHANNEL_ID is an @username
 FILES_DIR = Path("shell-files")
 INDENT = "     "
@@ -41,6 +42,9 @@ Bot answers show as `bot> ...`; inline buttons are numbered [1] [2] ...
   :lang ru|en       change the current user's Telegram language
   :chat private     talk in the private chat with the current user
   :chat group [ID]  talk in a group (the bot is added on first visit)
+  :chat channel     look at the channel (CHANNEL_ID) after /post: press its buttons
+  :comments         the latest channel post arrives in its discussion group, as Telegram
+                    forwards it; you are then in that group, in the post's comment thread
   :inline QUERY     send an inline query (@bot QUERY)
   :wait [SECONDS]   let background jobs run, then show what the bot sent (default 1)
   :help             this text
@@ -136,6 +140,7 @@ class Console:
             "user": self._switch_user,
             "lang": self._lang,
             "chat": self._switch_chat,
+            "comments": self._comments,
             "inline": self._inline,
             "wait": self._wait,
         }
@@ -240,8 +245,14 @@ class Console:
             self.chat = self.emu.private_chat(self.user)
         elif args[:1] == ["group"] and (len(args) == 1 or args[1].lstrip("-").isdigit()):
             await self._enter_group(int(args[1]) if len(args) > 1 else DEFAULT_GROUP_ID)
+        elif args[:1] == ["channel"]:
+            channel = self._channel()
+            if channel is None:
+                self.say("(no channel: start the console with CHANNEL_ID=@name set)")
+                return
+            self.chat = channel
         else:
-            self.say("(usage: :chat private | :chat group [ID])")
+            self.say("(usage: :chat private | :chat group [ID] | :chat channel)")
             return
         self.say(f"(now in {self.describe_chat()})")
 
@@ -251,6 +262,33 @@ class Console:
         self.chat = self.emu.group(chat_id, f"Group {abs(chat_id) % 10000}", supergroup=True)
         if first_visit:
             await self.send(self.emu.my_chat_member(self.chat, self.user, "member", "left"))
+
+    def _channel(self) -> JSONDict | None:
+        """The emulated channel of CHANNEL_ID, if one is configured."""
+        channels = [c.chat for c in self.emu.chats.values() if c.chat.get("type") == "channel"]
+        return channels[0] if channels else None
+
+    async def _comments(self, rest: str) -> None:
+        """Telegram forwards each channel post into the linked discussion group, where the
+        post's comments are a thread: simulate that for the bot's latest post."""
+        channel = self._channel()
+        try:
+            post = self.emu.last_sent(channel["id"]) if channel else None
+        except LookupError:
+            post = None
+        if channel is None or post is None:
+            self.say("(nothing to comment on: /post something to the channel first)")
+            return
+        group = self.emu.group(DISCUSSION_ID, "Comments", supergroup=True)
+        forward = self.emu.message(
+            None, group, post.get("text", ""), sender_chat=channel, is_automatic_forward=True,
+            forward_origin_chat=channel, forward_origin_message_id=post["message_id"],
+        )  # fmt: skip
+        self.chat = group
+        self.say(
+            f"(now in {self.describe_chat()}, under the channel post; :reply answers the bot)"
+        )
+        await self.send(forward)
 
     async def _inline(self, rest: str) -> None:
         await self.send(self.emu.inline_query(self.user, rest))

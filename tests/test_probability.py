@@ -150,3 +150,8 @@ def test_reason_one_char_too_long() -> None:
 def test_error_is_a_value_error_with_message() -> None:
     with pytest.raises(ValueError, match=r"not within 1\.\.99"):
         parse_forecast("150", require_leading=True)
+
+
+def test_reason_around_the_number_keeps_one_comma() -> None:
+    parsed = parse_forecast("думаю, процентов 60, потому что Цинхуа", require_leading=False)
+    assert parsed.probability == 60 and parsed.reason == "думаю, потому что Цинхуа"

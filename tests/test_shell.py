@@ -177,3 +177,22 @@ async def test_run_shell_language_changes_the_answers(settings: Settings, tmp_pa
         assert "> /never" not in stdout.getvalue()
         answers.append(stdout.getvalue().split("> /help\n", 1)[1])
     assert answers[0] != answers[1]
+
+
+async def test_run_shell_channel_post_and_its_comment_thread(
+    settings: Settings, tmp_path: Path
+) -> None:
+    console_admin = settings.model_copy(
+        update={"admin_ids": [1001], "channel_id": "@beijing_ai", "default_language": "en"}
+    )
+    script = (
+        "/post\n:chat channel\n:press 4\n:comments\n"
+        ":reply I think 60 %, because of Tsinghua\n:press 1\n"
+    )
+    stdout = io.StringIO()
+    assert await run_shell(console_admin, io.StringIO(script), stdout, tmp_path / "f") == 0
+    output = stdout.getvalue()
+    assert "Recorded for you: 75%" in output  # the tap on the channel post
+    assert "Forecast here in the comments" in output  # the one prompt in the thread
+    assert "Reason: I think, because of Tsinghua" in output
+    assert "!!" not in output  # no Bot API call failed

@@ -93,12 +93,14 @@ class UpdateBuilders(EmulatorState):
         sender_chat: JSONDict | None = None,
         is_automatic_forward: bool = False,
         forward_origin_chat: JSONDict | None = None,
+        forward_origin_message_id: int = 1,
     ) -> JSONDict:
         """A `message` update: `user` writes `text` in `chat`.
 
         `/commands` get bot_command entities. `reply_to` is a message dict or an id in `chat`
         (KeyError if unknown). The message joins `thread_id` if given, else the thread of the
-        message it replies to. `user=None` with `sender_chat` is an anonymous admin.
+        message it replies to. `user=None` with `sender_chat` is an anonymous admin. A forward
+        from a channel names the channel post `forward_origin_message_id`.
         """
         state = self.register_chat(chat)
         message = self._new_message(state, user, sender_chat)
@@ -115,7 +117,8 @@ class UpdateBuilders(EmulatorState):
         if is_automatic_forward:
             message["is_automatic_forward"] = True
         if forward_origin_chat is not None:
-            message["forward_origin"] = self._forward_origin(forward_origin_chat)
+            origin = self._forward_origin(forward_origin_chat, forward_origin_message_id)
+            message["forward_origin"] = origin
         return self._update("message", self.store_message(state, message))
 
     def channel_post(self, channel: JSONDict, text: str) -> JSONDict:
@@ -160,10 +163,15 @@ class UpdateBuilders(EmulatorState):
             message["sender_chat"] = clone(sender_chat)
         return message
 
-    def _forward_origin(self, origin: JSONDict) -> JSONDict:
+    def _forward_origin(self, origin: JSONDict, message_id: int = 1) -> JSONDict:
         """A MessageOrigin for a message forwarded from `origin` (a chat)."""
         if origin.get("type") == "channel":
-            return {"type": "channel", "chat": origin, "message_id": 1, "date": self.now()}
+            return {
+                "type": "channel",
+                "chat": origin,
+                "message_id": message_id,
+                "date": self.now(),
+            }
         return {"type": "chat", "sender_chat": origin, "date": self.now()}
 
     # -- queries -----------------------------------------------------------------------------

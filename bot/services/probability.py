@@ -176,6 +176,8 @@ def _cut_phrase(original: str, start: int, end: int) -> str:
     if start > 0 and end < len(original) and original[start - 1] + original[end] == "()":
         start, end = start - 1, end + 1
     left, right = original[:start].rstrip(), original[end:].lstrip()
+    if left and right and left[-1] in ",;:" and right[0] in ",;:":
+        right = right[1:].lstrip()  # "думаю, 60 %, потому что" → "думаю, потому что"
     separator = " " if left and right and right[0] not in ",.;:!?)" else ""
     return _tidy(left + separator + right)
 
