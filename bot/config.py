@@ -56,6 +56,15 @@ class Settings(BaseSettings):
             raise ValueError("only sqlite:///PATH is supported, e.g. sqlite:///data/bot.sqlite3")
         return value
 
+    @field_validator("channel_id")
+    @classmethod
+    def _channel(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not (value.startswith("@") or value.lstrip("-").isdigit()):
+            raise ValueError("use the channel's @username or its numeric id, e.g. -100123")
+        return value
+
     @property
     def database_path(self) -> Path:
         """The SQLite file; a relative path is relative to the working directory."""

@@ -51,6 +51,7 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
         ("DEFAULT_LANGUAGE", "de", "DEFAULT_LANGUAGE"),
         ("DATABASE_URL", "postgres://x", "DATABASE_URL"),
         ("RESULTS_REVEAL_MIN", "-1", "RESULTS_REVEAL_MIN"),
+        ("CHANNEL_ID", "beijing_ai", "CHANNEL_ID"),
     ],
 )
 def test_invalid_setting_is_one_clear_line(
