@@ -147,7 +147,8 @@ async def confirm_button(update: Update, context: BotContext) -> None:
         t(lang, "channel.confirm.alert", probability=percent(offer.probability, lang))
     )
     if isinstance(query.message, Message):
-        text = view.confirmed_text(forecast.mention(update), offer.probability, offer.reason, lang)
+        name = forecast.mention(update)
+        text = view.offer_text(name, offer.probability, offer.reason, lang, done=True)
         try:
             await query.message.edit_text(text)
         except TelegramError as exc:

@@ -110,11 +110,14 @@ def thread_prompt(question: Question, tally: str, lang: str) -> str:
     return t(lang, "channel.thread.prompt", question=escape(question.text(lang)), tally=tally)
 
 
-def offer_text(name_html: str, probability: int, reason: str, lang: str) -> str:
-    """ "Anna, I read 70 % (likely). Reason: …" — `name_html` is already HTML."""
+def offer_text(
+    name_html: str, probability: int, reason: str, lang: str, *, done: bool = False
+) -> str:
+    """ "Anna, I read 70 % (likely). Reason: …", or with `done` the same offer once recorded
+    (public: it shows what the reader wrote anyway). `name_html` is already HTML."""
     text = t(
         lang,
-        "channel.thread.offer",
+        "channel.confirm.done" if done else "channel.thread.offer",
         name=name_html,
         probability=percent(probability, lang),
         words=fview.verbal(probability, lang),
@@ -130,20 +133,6 @@ def offer_keyboard(offer_id: int, probability: int, lang: str) -> InlineKeyboard
     return InlineKeyboardMarkup(
         [[InlineKeyboardButton(label, callback_data=pack("cc", offer_id))]]
     )
-
-
-def confirmed_text(name_html: str, probability: int, reason: str, lang: str) -> str:
-    """The offer message once recorded (public: shows what the reader wrote anyway)."""
-    text = t(
-        lang,
-        "channel.confirm.done",
-        name=name_html,
-        probability=percent(probability, lang),
-        words=fview.verbal(probability, lang),
-    )
-    if reason:
-        text += "\n" + t(lang, "channel.thread.offer_reason", reason=escape(reason))
-    return text
 
 
 def link_to_post(chat_id: int, username: str | None, message_id: int) -> str:
