@@ -289,3 +289,22 @@ def test_rejected_token_is_one_line_and_never_printed(
     captured = capsys.readouterr()
     assert TOKEN not in captured.err + captured.out and "AAE-secret" not in captured.err
     assert captured.err.strip().splitlines()[-1].startswith("Telegram rejected BOT_TOKEN")
+
+
+async def test_concurrent_writers_never_mix_their_transactions(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "bot.sqlite3")
+    dataset = load_dataset()
+    await store.questions.seed(dataset.questions)
+    question = await store.questions.default()
+    assert question is not None
+
+    async def reader(user_id: int) -> None:
+        await store.users.touch(user_id, username=None, first_name="R", tg_language="ru")
+        await store.forecasts.set(question.id, user_id, user_id % 99 + 1, language="ru")
+        await store.users.set_language(user_id, "en")
+
+    await asyncio.gather(*(reader(uid) for uid in range(1, 61)))
+    assert sum((await store.forecasts.histogram(question.id)).values()) == 60
+    async with store.conn.execute("SELECT COUNT(*) FROM forecast_history") as cur:
+        assert (await cur.fetchone())[0] == 60  # type: ignore[index]
+    await store.close()

@@ -132,12 +132,12 @@ class AdminRepo:
         """
         if status not in ("open", "closed"):
             raise ValueError(f"status must be open or closed, not {status!r}")
-        cur = await self._conn.execute(
-            "UPDATE questions SET status = ?, version = version + 1"
-            " WHERE id = ? AND status != 'resolved'",
-            (status, question_id),
-        )
-        await self._conn.commit()
+        async with transaction(self._conn):
+            cur = await self._conn.execute(
+                "UPDATE questions SET status = ?, version = version + 1"
+                " WHERE id = ? AND status != 'resolved'",
+                (status, question_id),
+            )
         return cur.rowcount > 0
 
     async def set_default(self, question_id: int) -> bool:
@@ -309,21 +309,21 @@ class AdminRepo:
     async def save_draft(self, user_id: int, chat_id: int, step: str, payload: str) -> None:
         """Create or update the draft: the step now awaited and the answers so far (JSON)."""
         now = utcnow()
-        await self._conn.execute(
-            "INSERT INTO question_drafts (user_id, chat_id, step, payload, created_at,"
-            " updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, chat_id)"
-            " DO UPDATE SET step = excluded.step, payload = excluded.payload,"
-            " updated_at = excluded.updated_at",
-            (user_id, chat_id, step, payload, now, now),
-        )
-        await self._conn.commit()
+        async with transaction(self._conn):
+            await self._conn.execute(
+                "INSERT INTO question_drafts (user_id, chat_id, step, payload, created_at,"
+                " updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, chat_id)"
+                " DO UPDATE SET step = excluded.step, payload = excluded.payload,"
+                " updated_at = excluded.updated_at",
+                (user_id, chat_id, step, payload, now, now),
+            )
 
     async def clear_draft(self, user_id: int, chat_id: int) -> bool:
         """Drop the draft; True when there was one."""
-        cur = await self._conn.execute(
-            "DELETE FROM question_drafts WHERE user_id = ? AND chat_id = ?", (user_id, chat_id)
-        )
-        await self._conn.commit()
+        async with transaction(self._conn):
+            cur = await self._conn.execute(
+                "DELETE FROM question_drafts WHERE user_id = ? AND chat_id = ?", (user_id, chat_id)
+            )
         return cur.rowcount > 0
 
     # -- privacy ----------------------------------------------------------------------------

@@ -84,14 +84,14 @@ class ChannelRepo:
     ) -> ChannelPost:
         """Remember a published post and the tally it shows; returns it."""
         now = utcnow()
-        await self._conn.execute(
-            "INSERT OR REPLACE INTO channel_posts (chat_id, message_id, question_id, language,"
-            " posted_by, shown_count, shown_median, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (chat_id, message_id, question_id, language, posted_by, shown_count, shown_median,
-             now, now),
-        )  # fmt: skip
-        await self._conn.commit()
+        async with transaction(self._conn):
+            await self._conn.execute(
+                "INSERT OR REPLACE INTO channel_posts (chat_id, message_id, question_id, language,"
+                " posted_by, shown_count, shown_median, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (chat_id, message_id, question_id, language, posted_by, shown_count, shown_median,
+                 now, now),
+            )  # fmt: skip
         post = await self.post(chat_id, message_id)
         assert post is not None
         return post
@@ -119,21 +119,21 @@ class ChannelRepo:
         self, chat_id: int, message_id: int, count: int, median: float | None
     ) -> None:
         """Record the tally the post now shows (count of forecasters, median % or None)."""
-        await self._conn.execute(
-            "UPDATE channel_posts SET shown_count = ?, shown_median = ?, updated_at = ?"
-            " WHERE chat_id = ? AND message_id = ?",
-            (count, median, utcnow(), chat_id, message_id),
-        )
-        await self._conn.commit()
+        async with transaction(self._conn):
+            await self._conn.execute(
+                "UPDATE channel_posts SET shown_count = ?, shown_median = ?, updated_at = ?"
+                " WHERE chat_id = ? AND message_id = ?",
+                (count, median, utcnow(), chat_id, message_id),
+            )
 
     async def deactivate_post(self, chat_id: int, message_id: int) -> None:
         """Stop editing a post (deleted, or no longer editable)."""
-        await self._conn.execute(
-            "UPDATE channel_posts SET active = 0, updated_at = ? WHERE chat_id = ? AND"
-            " message_id = ?",
-            (utcnow(), chat_id, message_id),
-        )
-        await self._conn.commit()
+        async with transaction(self._conn):
+            await self._conn.execute(
+                "UPDATE channel_posts SET active = 0, updated_at = ? WHERE chat_id = ? AND"
+                " message_id = ?",
+                (utcnow(), chat_id, message_id),
+            )
 
     # -- discussion threads -------------------------------------------------------------------
 
@@ -148,31 +148,33 @@ class ChannelRepo:
         True when this call reserved it; False when the post (or the thread) already has
         one — across restarts too, since the reservation is a row keyed by the post.
         """
-        async with self._conn.execute(
-            "INSERT OR IGNORE INTO discussion_threads (channel_chat_id, channel_message_id,"
-            " chat_id, thread_id, question_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (post.chat_id, post.message_id, chat_id, thread_id, post.question_id, utcnow()),
-        ) as cur:
+        async with (
+            transaction(self._conn),
+            self._conn.execute(
+                "INSERT OR IGNORE INTO discussion_threads (channel_chat_id, channel_message_id,"
+                " chat_id, thread_id, question_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (post.chat_id, post.message_id, chat_id, thread_id, post.question_id, utcnow()),
+            ) as cur,
+        ):
             claimed = cur.rowcount == 1
-        await self._conn.commit()
         return claimed
 
     async def set_prompt(self, chat_id: int, thread_id: int, prompt_message_id: int) -> None:
         """Store the id of the prompt sent in the thread."""
-        await self._conn.execute(
-            "UPDATE discussion_threads SET prompt_message_id = ? WHERE chat_id = ? AND"
-            " thread_id = ?",
-            (prompt_message_id, chat_id, thread_id),
-        )
-        await self._conn.commit()
+        async with transaction(self._conn):
+            await self._conn.execute(
+                "UPDATE discussion_threads SET prompt_message_id = ? WHERE chat_id = ? AND"
+                " thread_id = ?",
+                (prompt_message_id, chat_id, thread_id),
+            )
 
     async def release_thread(self, chat_id: int, thread_id: int) -> None:
         """Give a reservation back (the prompt could not be sent)."""
-        await self._conn.execute(
-            "DELETE FROM discussion_threads WHERE chat_id = ? AND thread_id = ?",
-            (chat_id, thread_id),
-        )
-        await self._conn.commit()
+        async with transaction(self._conn):
+            await self._conn.execute(
+                "DELETE FROM discussion_threads WHERE chat_id = ? AND thread_id = ?",
+                (chat_id, thread_id),
+            )
 
     async def thread(self, chat_id: int, thread_id: int) -> DiscussionThread | None:
         """The comment thread `thread_id` of discussion group `chat_id`, if the bot prompted
@@ -205,13 +207,15 @@ class ChannelRepo:
         """
         if not 1 <= probability <= 99:
             raise ValueError("probability must be 1..99 percent")
-        async with self._conn.execute(
-            "INSERT INTO thread_offers (chat_id, user_id, question_id, probability, reason,"
-            " created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (chat_id, user_id, question_id, probability, reason, utcnow()),
-        ) as cur:
+        async with (
+            transaction(self._conn),
+            self._conn.execute(
+                "INSERT INTO thread_offers (chat_id, user_id, question_id, probability, reason,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (chat_id, user_id, question_id, probability, reason, utcnow()),
+            ) as cur,
+        ):
             offer_id = cur.lastrowid
-        await self._conn.commit()
         assert offer_id is not None
         offer = await self.offer(offer_id)
         assert offer is not None
@@ -227,19 +231,21 @@ class ChannelRepo:
 
     async def set_offer_message(self, offer_id: int, message_id: int) -> None:
         """Store the id of the message carrying the offer's button."""
-        await self._conn.execute(
-            "UPDATE thread_offers SET message_id = ? WHERE id = ?", (message_id, offer_id)
-        )
-        await self._conn.commit()
+        async with transaction(self._conn):
+            await self._conn.execute(
+                "UPDATE thread_offers SET message_id = ? WHERE id = ?", (message_id, offer_id)
+            )
 
     async def use_offer(self, offer_id: int) -> bool:
         """Mark the offer recorded; False if it already was (a second press)."""
-        async with self._conn.execute(
-            "UPDATE thread_offers SET used_at = ? WHERE id = ? AND used_at IS NULL",
-            (utcnow(), offer_id),
-        ) as cur:
+        async with (
+            transaction(self._conn),
+            self._conn.execute(
+                "UPDATE thread_offers SET used_at = ? WHERE id = ? AND used_at IS NULL",
+                (utcnow(), offer_id),
+            ) as cur,
+        ):
             used = cur.rowcount == 1
-        await self._conn.commit()
         return used
 
     # -- chats --------------------------------------------------------------------------------

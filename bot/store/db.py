@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
+from weakref import WeakKeyDictionary
 
 import aiosqlite
 
@@ -113,13 +115,21 @@ async def fetch_one(
     return next(iter(rows), None)
 
 
+# One writer at a time per connection: handlers, jobs and background tasks share the
+# connection, and a commit from one task must never land inside another's transaction.
+_write_locks: WeakKeyDictionary[aiosqlite.Connection, asyncio.Lock] = WeakKeyDictionary()
+
+
 @asynccontextmanager
 async def transaction(conn: aiosqlite.Connection) -> AsyncIterator[aiosqlite.Connection]:
-    """Run several statements as one unit: commit on success, roll back on any error."""
-    try:
-        yield conn
-    except BaseException:
-        await conn.rollback()
-        raise
-    else:
-        await conn.commit()
+    """Run one or more writes as a unit, alone on the connection: commit on success, roll
+    back on any error. Not re-entrant: do not open a transaction inside another."""
+    lock = _write_locks.setdefault(conn, asyncio.Lock())
+    async with lock:
+        try:
+            yield conn
+        except BaseException:
+            await conn.rollback()
+            raise
+        else:
+            await conn.commit()

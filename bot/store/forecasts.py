@@ -363,12 +363,12 @@ class ForecastsRepo:
         payload: str = "",
     ) -> None:
         """Remember that the bot waits for this reader's next input in this chat."""
-        await self._conn.execute(
-            "INSERT OR REPLACE INTO pending_steps (user_id, chat_id, kind, question_id,"
-            " prompt_message_id, payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (user_id, chat_id, kind, question_id, prompt_message_id, payload, utcnow()),
-        )
-        await self._conn.commit()
+        async with transaction(self._conn):
+            await self._conn.execute(
+                "INSERT OR REPLACE INTO pending_steps (user_id, chat_id, kind, question_id,"
+                " prompt_message_id, payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (user_id, chat_id, kind, question_id, prompt_message_id, payload, utcnow()),
+            )
 
     async def pending(self, user_id: int, chat_id: int) -> PendingStep | None:
         """The step the bot waits for from this reader in this chat, or None."""
@@ -381,10 +381,10 @@ class ForecastsRepo:
 
     async def clear_pending(self, user_id: int, chat_id: int) -> None:
         """Forget the pending step of this reader in this chat."""
-        await self._conn.execute(
-            "DELETE FROM pending_steps WHERE user_id = ? AND chat_id = ?", (user_id, chat_id)
-        )
-        await self._conn.commit()
+        async with transaction(self._conn):
+            await self._conn.execute(
+                "DELETE FROM pending_steps WHERE user_id = ? AND chat_id = ?", (user_id, chat_id)
+            )
 
     async def bulk_insert(
         self, question_id: int, rows: list[tuple[int, int, str]], language: str = "ru"

@@ -6,7 +6,7 @@ from dataclasses import dataclass, fields
 
 import aiosqlite
 
-from bot.store.db import fetch_one, utcnow
+from bot.store.db import fetch_one, transaction, utcnow
 
 
 @dataclass(frozen=True)
@@ -62,44 +62,44 @@ class UsersRepo:
         goes back to False, except through `set_blocked`).
         """
         now = utcnow()
-        await self._conn.execute(
-            "INSERT INTO users (user_id, username, first_name, tg_language, started,"
-            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (user_id) DO UPDATE SET username = excluded.username,"
-            " first_name = excluded.first_name, tg_language = excluded.tg_language,"
-            " started = MAX(users.started, excluded.started),"
-            " blocked = CASE WHEN excluded.started = 1 THEN 0 ELSE users.blocked END,"
-            " updated_at = excluded.updated_at",
-            (user_id, username, first_name, tg_language, int(started), now, now),
-        )
-        await self._conn.commit()
+        async with transaction(self._conn):
+            await self._conn.execute(
+                "INSERT INTO users (user_id, username, first_name, tg_language, started,"
+                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (user_id) DO UPDATE SET username = excluded.username,"
+                " first_name = excluded.first_name, tg_language = excluded.tg_language,"
+                " started = MAX(users.started, excluded.started),"
+                " blocked = CASE WHEN excluded.started = 1 THEN 0 ELSE users.blocked END,"
+                " updated_at = excluded.updated_at",
+                (user_id, username, first_name, tg_language, int(started), now, now),
+            )
         reader = await self.get(user_id)
         assert reader is not None
         return reader
 
     async def set_language(self, user_id: int, language: str) -> None:
         """Store the reader's chosen language ("ru" or "en")."""
-        await self._conn.execute(
-            "UPDATE users SET language = ?, updated_at = ? WHERE user_id = ?",
-            (language, utcnow(), user_id),
-        )
-        await self._conn.commit()
+        async with transaction(self._conn):
+            await self._conn.execute(
+                "UPDATE users SET language = ?, updated_at = ? WHERE user_id = ?",
+                (language, utcnow(), user_id),
+            )
 
     async def set_named_consent(self, user_id: int, consent: bool) -> None:
         """Store whether the reader agreed to be named next to their reasons and scores."""
-        await self._conn.execute(
-            "UPDATE users SET named_consent = ?, updated_at = ? WHERE user_id = ?",
-            (int(consent), utcnow(), user_id),
-        )
-        await self._conn.commit()
+        async with transaction(self._conn):
+            await self._conn.execute(
+                "UPDATE users SET named_consent = ?, updated_at = ? WHERE user_id = ?",
+                (int(consent), utcnow(), user_id),
+            )
 
     async def set_blocked(self, user_id: int) -> None:
         """Record that Telegram refused to deliver to this reader (blocked or never started)."""
-        await self._conn.execute(
-            "UPDATE users SET blocked = 1, started = 0, updated_at = ? WHERE user_id = ?",
-            (utcnow(), user_id),
-        )
-        await self._conn.commit()
+        async with transaction(self._conn):
+            await self._conn.execute(
+                "UPDATE users SET blocked = 1, started = 0, updated_at = ? WHERE user_id = ?",
+                (utcnow(), user_id),
+            )
 
     async def count(self) -> int:
         """How many readers the bot knows."""
