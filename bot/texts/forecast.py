@@ -110,14 +110,7 @@ def recorded(
 ) -> str:
     """The confirmation after a forecast was stored; names the question unless it is the
     default one."""
-    text = t(
-        lang,
-        "forecast.recorded",
-        probability=percent(forecast.probability, lang),
-        words=verbal(forecast.probability, lang),
-    )
-    if previous and not previous.withdrawn and previous.probability != forecast.probability:
-        text += " " + t(lang, "forecast.was", probability=percent(previous.probability, lang))
+    text = _recorded("forecast.recorded", forecast, previous, lang)
     if rounded:
         text += "\n" + t(
             lang,
@@ -134,9 +127,14 @@ def recorded(
 
 def recorded_alert(forecast: Forecast, previous: Forecast | None, lang: str) -> str:
     """The confirmation as plain text for a callback alert (alerts show no HTML)."""
+    return _recorded("forecast.alert", forecast, previous, lang)
+
+
+def _recorded(key: str, forecast: Forecast, previous: Forecast | None, lang: str) -> str:
+    """ "Recorded: 75 % (likely)." and, after a change, "Before it was 50 %." """
     text = t(
         lang,
-        "forecast.alert",
+        key,
         probability=percent(forecast.probability, lang),
         words=verbal(forecast.probability, lang),
     )
