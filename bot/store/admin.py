@@ -13,7 +13,7 @@ from datetime import date
 
 import aiosqlite
 
-from bot.store.db import columns, transaction, utcnow
+from bot.store.db import columns, fetch_all, fetch_one, transaction, utcnow
 
 EXPORT_BATCH = 1000
 RESOLUTIONS = ("yes", "no", "annulled")
@@ -210,15 +210,15 @@ class AdminRepo:
     async def scores(self, question_id: int) -> list[ScoredReader]:
         """The stored scores of a question with their readers, best time-averaged first
         (missing scores last)."""
-        async with self._conn.execute(
+        rows = await fetch_all(
+            self._conn,
             f"SELECT {columns(Score, 's.')}, u.first_name, u.named_consent, u.language,"
             " u.tg_language, u.started, u.blocked FROM scores s"
             " JOIN users u ON u.user_id = s.user_id WHERE s.question_id = ?"
             " ORDER BY s.averaged_brier IS NULL, s.averaged_brier, s.final_brier IS NULL,"
             " s.final_brier, s.user_id",
             (question_id,),
-        ) as cur:
-            rows = await cur.fetchall()
+        )
         width = len(fields(Score))
         return [ScoredReader(Score(*row[:width]), *row[width:]) for row in rows]
 
@@ -268,11 +268,11 @@ class AdminRepo:
     async def dashboard(self, today: date) -> Dashboard:
         """Counts for /admin; `today` is the current UTC day."""
         since = today.isoformat()
-        async with self._conn.execute(
+        row = await fetch_one(
+            self._conn,
             "SELECT COUNT(*), COALESCE(SUM(started = 1 AND blocked = 0), 0),"
-            " COALESCE(SUM(blocked), 0) FROM users"
-        ) as cur:
-            row = await cur.fetchone()
+            " COALESCE(SUM(blocked), 0) FROM users",
+        )
         readers, reachable, blocked = (int(v) for v in row) if row else (0, 0, 0)
         async with self._conn.execute(
             "SELECT q.id, q.slug, q.status, q.resolution, q.is_default,"
@@ -299,11 +299,11 @@ class AdminRepo:
 
     async def draft(self, user_id: int, chat_id: int) -> Draft | None:
         """The admin's unfinished /newquestion in this chat, or None."""
-        async with self._conn.execute(
+        row = await fetch_one(
+            self._conn,
             f"SELECT {columns(Draft)} FROM question_drafts WHERE user_id = ? AND chat_id = ?",
             (user_id, chat_id),
-        ) as cur:
-            row = await cur.fetchone()
+        )
         return Draft(*row) if row else None
 
     async def save_draft(self, user_id: int, chat_id: int, step: str, payload: str) -> None:
@@ -378,6 +378,5 @@ class AdminRepo:
         return result
 
     async def _scalar(self, sql: str, params: tuple[object, ...] = ()) -> int:
-        async with self._conn.execute(sql, params) as cur:
-            row = await cur.fetchone()
+        row = await fetch_one(self._conn, sql, params)
         return int(row[0]) if row and row[0] is not None else 0

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import aiosqlite
 
-from bot.store.db import columns, transaction, utcnow
+from bot.store.db import columns, fetch_all, fetch_one, transaction, utcnow
 
 
 @dataclass(frozen=True)
@@ -98,22 +98,23 @@ class ChannelRepo:
 
     async def post(self, chat_id: int, message_id: int) -> ChannelPost | None:
         """One post, or None if the bot did not publish it."""
-        async with self._conn.execute(
+        row = await fetch_one(
+            self._conn,
             f"SELECT {columns(ChannelPost)} FROM channel_posts"
             " WHERE chat_id = ? AND message_id = ?",
             (chat_id, message_id),
-        ) as cur:
-            row = await cur.fetchone()
+        )
         return ChannelPost(*row) if row else None
 
     async def active_posts(self, question_id: int | None = None) -> list[ChannelPost]:
         """The posts whose tally can still be edited (of one question, or all), oldest first."""
-        async with self._conn.execute(
+        rows = await fetch_all(
+            self._conn,
             f"SELECT {columns(ChannelPost)} FROM channel_posts"
             " WHERE active = 1 AND (? IS NULL OR question_id = ?) ORDER BY created_at",
             (question_id, question_id),
-        ) as cur:
-            return [ChannelPost(*row) for row in await cur.fetchall()]
+        )
+        return [ChannelPost(*row) for row in rows]
 
     async def set_shown(
         self, chat_id: int, message_id: int, count: int, median: float | None
@@ -179,22 +180,23 @@ class ChannelRepo:
     async def thread(self, chat_id: int, thread_id: int) -> DiscussionThread | None:
         """The comment thread `thread_id` of discussion group `chat_id`, if the bot prompted
         there."""
-        async with self._conn.execute(
+        row = await fetch_one(
+            self._conn,
             f"SELECT {columns(DiscussionThread)} FROM discussion_threads"
             " WHERE chat_id = ? AND thread_id = ?",
             (chat_id, thread_id),
-        ) as cur:
-            row = await cur.fetchone()
+        )
         return DiscussionThread(*row) if row else None
 
     async def threads_of_post(self, chat_id: int, message_id: int) -> list[DiscussionThread]:
         """The prompts of a channel post (at most one)."""
-        async with self._conn.execute(
+        rows = await fetch_all(
+            self._conn,
             f"SELECT {columns(DiscussionThread)} FROM discussion_threads"
             " WHERE channel_chat_id = ? AND channel_message_id = ?",
             (chat_id, message_id),
-        ) as cur:
-            return [DiscussionThread(*row) for row in await cur.fetchall()]
+        )
+        return [DiscussionThread(*row) for row in rows]
 
     # -- offers -------------------------------------------------------------------------------
 
@@ -223,10 +225,11 @@ class ChannelRepo:
 
     async def offer(self, offer_id: int) -> ThreadOffer | None:
         """One offer, or None (unknown, or deleted with the reader's data)."""
-        async with self._conn.execute(
-            f"SELECT {columns(ThreadOffer)} FROM thread_offers WHERE id = ?", (offer_id,)
-        ) as cur:
-            row = await cur.fetchone()
+        row = await fetch_one(
+            self._conn,
+            f"SELECT {columns(ThreadOffer)} FROM thread_offers WHERE id = ?",
+            (offer_id,),
+        )
         return ThreadOffer(*row) if row else None
 
     async def set_offer_message(self, offer_id: int, message_id: int) -> None:
@@ -271,10 +274,9 @@ class ChannelRepo:
 
     async def chat_status(self, chat_id: int) -> str | None:
         """The bot's last known status in a chat, or None if never recorded."""
-        async with self._conn.execute(
-            "SELECT status FROM bot_chats WHERE chat_id = ?", (chat_id,)
-        ) as cur:
-            row = await cur.fetchone()
+        row = await fetch_one(
+            self._conn, "SELECT status FROM bot_chats WHERE chat_id = ?", (chat_id,)
+        )
         return str(row[0]) if row else None
 
     async def migrate_chat(self, old_chat_id: int, new_chat_id: int) -> None:
