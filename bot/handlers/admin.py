@@ -15,13 +15,13 @@ from html import escape
 from typing import Any
 
 from babel.numbers import format_decimal
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
 from bot.handlers.callbacks import BadCallbackData, pack, unpack
 from bot.handlers.common import (
     GROUP_ANONYMOUS_BOT,
     BotContext,
+    edit,
     reply,
 )
 from bot.store.db import from_iso
@@ -236,26 +236,46 @@ async def question_button(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query
     lang = context.lang
-    if not await admin_only(update, context, "question button"):
+    pressed = await admin_button(
+        update, context, "aq", ("close", "open", "default"), id_first=False
+    )
+    if pressed is None:
         return
+    question, action = pressed
+    done = await change_question(context, question, action, lang)
+    await query.answer(re.sub(r"<[^>]+>", "", done)[:190])
+    text, markup = await questions_text(context, lang)
+    if isinstance(query.message, Message):
+        await edit(query.message, text, reply_markup=markup)
+
+
+async def admin_button(
+    update: Update,
+    context: BotContext,
+    namespace: str,
+    choices: tuple[str, ...],
+    *,
+    id_first: bool,
+) -> tuple[Question, str] | None:
+    """An admin's button `ns:<choice>:<question id>` (or `ns:<id>:<choice>`): the question
+    and the choice. Refuses non-admins; answers stale or forged data with an alert; None
+    then."""
+    query = update.callback_query
+    assert query
+    if not await admin_only(update, context, f"{namespace} button"):
+        return None
     try:
-        action, raw_id = unpack(query.data, "aq", 2)
-        if action not in ("close", "open", "default") or not raw_id.isdigit():
+        first, second = unpack(query.data, namespace, 2)
+        raw_id, choice = (first, second) if id_first else (second, first)
+        if choice not in choices or not raw_id.isdigit():
             raise BadCallbackData(str(query.data))
         question = await context.store.questions.get(int(raw_id))
         if question is None:
             raise BadCallbackData(raw_id)
     except BadCallbackData:
-        await query.answer(t(lang, "error.stale_button"), show_alert=True)
-        return
-    done = await change_question(context, question, action, lang)
-    await query.answer(re.sub(r"<[^>]+>", "", done)[:190])
-    text, markup = await questions_text(context, lang)
-    try:
-        await query.edit_message_text(text, reply_markup=markup)
-    except BadRequest as exc:
-        if "message is not modified" not in exc.message:
-            raise
+        await query.answer(t(context.lang, "error.stale_button"), show_alert=True)
+        return None
+    return question, choice
 
 
 async def reply_to_query(update: Update, text: str, **kwargs: Any) -> None:

@@ -13,6 +13,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import Forbidden, TelegramError
 
 from bot.handlers.admin import (
+    admin_button,
     admin_only,
     brier_text,
     find_question,
@@ -20,7 +21,7 @@ from bot.handlers.admin import (
     status_text,
     unknown_question,
 )
-from bot.handlers.callbacks import BadCallbackData, pack, unpack
+from bot.handlers.callbacks import pack
 from bot.handlers.common import (
     BotContext,
     reply,
@@ -128,18 +129,11 @@ async def resolve_button(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query
     lang = context.lang
-    if not await admin_only(update, context, "resolve button"):
+    choices = (*OUTCOMES.values(), "cancel")
+    pressed = await admin_button(update, context, "rv", choices, id_first=True)
+    if pressed is None:
         return
-    try:
-        raw_id, outcome = unpack(query.data, "rv", 2)
-        if outcome not in (*OUTCOMES.values(), "cancel") or not raw_id.isdigit():
-            raise BadCallbackData(str(query.data))
-        question = await context.store.questions.get(int(raw_id))
-        if question is None:
-            raise BadCallbackData(raw_id)
-    except BadCallbackData:
-        await query.answer(t(lang, "error.stale_button"), show_alert=True)
-        return
+    question, outcome = pressed
     await query.answer()
     await query.edit_message_reply_markup(None)
     if outcome == "cancel":
