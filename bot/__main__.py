@@ -33,8 +33,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     sub.add_parser("init-db", help="create or migrate the database and load the dataset")
     stats = sub.add_parser("stats", help="statistics upkeep")
     stats_sub = stats.add_subparsers(dest="stats_command", required=True)
-    imp = stats_sub.add_parser("import", help="load a dataset file in the format of data/")
+    imp = stats_sub.add_parser("import", help="load a dataset file (format: bot/data/*.toml)")
     imp.add_argument("file", type=Path)
+    backup = sub.add_parser("backup", help="copy the database safely, even while the bot runs")
+    backup.add_argument("file", type=Path, help="the copy to write (a folder: a dated file)")
+    sub.add_parser("healthcheck", help="exit 0 when the database opens and is writable, else 1")
     export = sub.add_parser("export", help="a question's forecasts as CSV or JSON")
     export.add_argument("--question", metavar="SLUG", help="default: the default question")
     export.add_argument("--format", choices=("csv", "json"), default="csv")
@@ -111,10 +114,12 @@ async def import_stats(settings: Settings, path: Path) -> int:
 async def export_results(settings: Settings, args: argparse.Namespace) -> int:
     """`export`: the same bytes /export sends, to --out FILE (written whole, then renamed
     into place) or stdout; progress on stderr when it is a terminal."""
+    from bot.app import with_stored_secrets
     from bot.services.export_run import cli_export
     from bot.store import Store
 
     store = await Store.open(settings.database_path)
+    settings = await with_stored_secrets(settings, store)
     partial = args.out.with_name(args.out.name + ".partial") if args.out else None
     out: BinaryIO = partial.open("wb") if partial else sys.stdout.buffer
     try:
@@ -155,6 +160,11 @@ def main(argv: list[str] | None = None) -> int:
     quiet = "WARNING" if args.command == "shell" and settings.log_level == "INFO" else None
     setup_logging(quiet or settings.log_level, token)
     try:
+        if args.command in ("run", "shell", "init-db", "stats", "export"):
+            # the database's faults are found before the bot (and its libraries) load
+            from bot.store.db import preflight
+
+            preflight(settings.database_path)
         if args.command == "run":
             return run_polling(settings)
         if args.command == "shell":
@@ -167,16 +177,23 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(import_stats(settings, args.file))
         if args.command == "export":
             return asyncio.run(export_results(settings, args))
-    except Exception as exc:  # one clear line for operators; the traceback is in the log
-        from bot.store.db import SchemaTooNewError
+        if args.command in ("backup", "healthcheck"):
+            from bot import ops
 
-        if isinstance(exc, SchemaTooNewError):
+            if args.command == "backup":
+                return ops.backup(settings, args.file)
+            return ops.healthcheck(settings)
+    except BrokenPipeError:  # e.g. `python -m bot export ... | head`: the reader went away
+        # stdout is gone: point it at /dev/null so the interpreter's final flush is quiet
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Exception as exc:  # one clear line for operators on what they can fix
+        from bot.store.db import DatabaseOpenError
+
+        if isinstance(exc, DatabaseOpenError):
             print(exc, file=sys.stderr)
             return 1
         raise
-    except BrokenPipeError:  # e.g. `python -m bot export ... | head`: the reader went away
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
     return 0
 
 

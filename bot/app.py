@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from pydantic import SecretStr
 from telegram import (
     BotCommand,
     BotCommandScopeAllGroupChats,
@@ -52,6 +53,7 @@ from bot.handlers.common import BotContext, command, remember_reader
 from bot.handlers.errors import on_error
 from bot.services.dataset import DEFAULT_DATASET, load_dataset
 from bot.store import Store
+from bot.store.secrets import EXPORT_SALT
 from bot.texts import LANGUAGES, t
 
 logger = logging.getLogger(__name__)
@@ -222,16 +224,23 @@ async def _post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     settings: Settings = app.bot_data["settings"]
     store = await Store.open(settings.database_path)
     app.bot_data["store"] = store
+    app.bot_data["settings"] = settings = await with_stored_secrets(settings, store)
     await seed(store)
     await publish_commands(app)
     logger.info("Bot @%s ready on %s", app.bot.username, settings.database_path)
 
 
+async def with_stored_secrets(settings: Settings, store: Store) -> Settings:
+    """`settings` with EXPORT_SALT filled in when it is not set: a random secret generated
+    on first use and kept in the database (so pseudonyms stay stable across restarts)."""
+    if settings.export_salt.get_secret_value():
+        return settings
+    salt = await store.secrets.get_or_create(EXPORT_SALT)
+    return settings.model_copy(update={"export_salt": SecretStr(salt)})
+
+
 async def seed(store: Store) -> None:
-    """Load the bundled dataset unless a newer one was imported since."""
-    if not DEFAULT_DATASET.exists():  # e.g. an empty folder mounted over data/
-        logger.warning("No dataset at %s: figures are served as stored", DEFAULT_DATASET)
-        return
+    """Load the bundled dataset (package data) unless a newer one was imported since."""
     dataset = load_dataset(DEFAULT_DATASET)
     if dataset.version >= await store.stats.dataset_version(dataset.name):
         report = await store.stats.seed(dataset)

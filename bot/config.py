@@ -1,7 +1,14 @@
-"""Settings, read once at start-up from the environment and `.env` (pydantic-settings)."""
+"""Settings, read once at start-up from the environment and `.env` (pydantic-settings).
+
+Rules, the same for every setting: an empty value (``NAME=`` in `.env`) means "not set", so
+an optional setting takes its default; a required one (BOT_TOKEN for `run`) is reported as
+missing. Every invalid setting is reported on one line that names it (`load_settings`), and
+nothing here touches the network.
+"""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -11,15 +18,22 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 TELEGRAM_API = "https://api.telegram.org/bot"
 TELEGRAM_FILES = "https://api.telegram.org/file/bot"
 
+# BotFather's tokens: the bot's numeric id, a colon, then 35 URL-safe characters.
+TOKEN_RE = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{30,}$")
+# The value shipped in older `.env.example` files: anyone could recompute the pseudonyms.
+SALT_PLACEHOLDERS = frozenset({"change-me", "changeme", "change_me"})
+
 
 class SettingsError(Exception):
-    """A setting is missing or invalid; the message names it in one line."""
+    """One or more settings are missing or invalid; one line per setting, each naming it."""
 
 
 class Settings(BaseSettings):
     """Every setting of the bot; see `.env.example` for one line on each."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True
+    )
 
     bot_token: SecretStr | None = None
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
@@ -29,10 +43,28 @@ class Settings(BaseSettings):
     default_language: Literal["ru", "en"] = "ru"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     results_reveal_min: int = Field(default=10, ge=0)
-    export_salt: SecretStr = SecretStr("change-me")
+    # empty: not set yet; the application then uses a random secret kept in the database
+    # (see bot.app.with_stored_secrets), so this is never empty once the store is open
+    export_salt: SecretStr = SecretStr("")
     export_allow_full: bool = False
     channel_id: str | None = None
     tally_interval_seconds: float = Field(default=5.0, gt=0)
+    admin_alert_chat_id: int | None = None
+
+    @field_validator("bot_token", mode="before")
+    @classmethod
+    def _token_shape(cls, value: object) -> object:
+        """Empty is unset; otherwise `<digits>:<30+ URL-safe characters>` (checked locally)."""
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if not isinstance(value, str) or not TOKEN_RE.match(value.strip()):
+            # the value itself is never repeated: it may be a real token with a typo
+            raise ValueError(
+                "not a bot token: expected the form 123456789:AA... as given by @BotFather"
+            )
+        return value.strip()
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -47,13 +79,41 @@ class Settings(BaseSettings):
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:
-        return value.upper() if isinstance(value, str) else value
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("default_language", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("database_url")
     @classmethod
     def _sqlite_only(cls, value: str) -> str:
-        if not value.startswith("sqlite:///"):
+        path = value.removeprefix("sqlite:///")
+        if not value.startswith("sqlite:///") or not path.strip():
             raise ValueError("only sqlite:///PATH is supported, e.g. sqlite:///data/bot.sqlite3")
+        return value
+
+    @field_validator("telegram_api_base_url", "telegram_file_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        value = value.strip()
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must start with http:// or https://, e.g. " + TELEGRAM_API)
+        return value
+
+    @field_validator("export_salt", mode="before")
+    @classmethod
+    def _salt(cls, value: object) -> object:
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if value is None:
+            return ""
+        if isinstance(value, str) and value.strip().lower() in SALT_PLACEHOLDERS:
+            raise ValueError(
+                "the example placeholder is not a secret: leave EXPORT_SALT empty (a random "
+                "one is generated and kept in the database) or set a long random value"
+            )
         return value
 
     @field_validator("channel_id")
@@ -76,10 +136,19 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Read the settings; raises SettingsError with one line naming the bad setting."""
+    """Read the settings from the environment and `.env`.
+
+    Raises SettingsError whose message has one line per bad setting, each of the form
+    "Invalid setting NAME: reason" (never the value: it may be a secret).
+    """
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
+    except (OSError, UnicodeDecodeError) as exc:  # .env is a folder, unreadable, not UTF-8
+        raise SettingsError(f"Cannot read the settings file .env: {exc}") from None
     except ValidationError as exc:
-        error = exc.errors()[0]
-        name = str(error["loc"][0]).upper() if error["loc"] else "settings"
-        raise SettingsError(f"Invalid setting {name}: {error['msg']}") from None
+        lines = []
+        for error in exc.errors():
+            name = str(error["loc"][0]).upper() if error["loc"] else "settings"
+            reason = str(error["msg"]).removeprefix("Value error, ")
+            lines.append(f"Invalid setting {name}: {reason}")
+        raise SettingsError("\n".join(dict.fromkeys(lines))) from None

@@ -35,6 +35,12 @@ class RedactTokenFilter(logging.Filter):
         return True
 
 
+def _not_a_bootstrap_failure(record: logging.LogRecord) -> bool:
+    """False for PTB's traceback when its start-up calls fail (token rejected, API
+    unreachable): the entry point reports those itself, in one line."""
+    return "(Bootstrap" not in str(record.msg) + str(record.args)
+
+
 def setup_logging(level: str, token: str | None) -> None:
     """Log to stderr at `level`, the token redacted; chatty libraries at WARNING."""
     handler = logging.StreamHandler()
@@ -43,6 +49,8 @@ def setup_logging(level: str, token: str | None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    if level != "DEBUG":
+        logging.getLogger("telegram.ext").addFilter(_not_a_bootstrap_failure)
     # httpx logs URLs (with the token) at INFO; aiosqlite every statement at DEBUG
     for noisy in ("httpx", "httpcore", "apscheduler", "aiosqlite", "matplotlib", "PIL"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

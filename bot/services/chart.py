@@ -10,10 +10,6 @@ import io
 import textwrap
 from dataclasses import dataclass
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.dates import DateFormatter
-from matplotlib.figure import Figure
-
 from bot.services.results import ResultsSnapshot
 
 TITLE_WIDTH = 70  # characters per title line (long questions wrap instead of overflowing)
@@ -54,6 +50,11 @@ def render_chart(snapshot: ResultsSnapshot, labels: ChartLabels) -> bytes:
     agg = snapshot.aggregate
     if agg is None:
         raise ValueError("no forecasts to chart")
+    # matplotlib loads on the first chart, not at start-up (it is most of the start-up time)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.dates import DateFormatter
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(8, 6.4), dpi=100, layout="constrained")
     FigureCanvasAgg(figure)
     top, bottom = figure.subplots(2, 1, height_ratios=(3, 2))

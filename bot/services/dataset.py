@@ -1,7 +1,8 @@
-"""The seed dataset (`data/*.toml`): parsing and validation into plain dataclasses.
+"""The seed dataset (`bot/data/*.toml`, package data): parsing and validation into plain
+dataclasses.
 
 Source of the figures: the report of Beijing mayor Yin Yong to the annual session of the
-Beijing Municipal People's Congress, as published by PRC.TODAY (see `data/beijing_ai.toml`).
+Beijing Municipal People's Congress, as published by PRC.TODAY (see `bot/data/beijing_ai.toml`).
 """
 
 from __future__ import annotations
@@ -9,13 +10,16 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
 UNITS = ("models", "companies", "bn_yuan", "trn_yuan", "percent")
 QUALIFIERS = ("exact", "more_than", "above")
 TOPICS = ("models", "companies", "industry", "targets")
-DEFAULT_DATASET = Path(__file__).resolve().parents[2] / "data" / "beijing_ai.toml"
+# package data, found wherever the package is installed (source tree, wheel, image)
+DEFAULT_DATASET: Traversable = resources.files("bot") / "data" / "beijing_ai.toml"
 
 
 class DatasetError(ValueError):
@@ -192,8 +196,9 @@ def parse_dataset(raw: dict[str, Any]) -> Dataset:
         raise DatasetError(f"missing top-level field {exc}") from None
 
 
-def load_dataset(path: Path = DEFAULT_DATASET) -> Dataset:
-    """Read and validate a dataset file; raises DatasetError with a one-line reason."""
+def load_dataset(path: Path | Traversable = DEFAULT_DATASET) -> Dataset:
+    """Read and validate a dataset file (by default the bundled one); raises DatasetError
+    with a one-line reason."""
     try:
         with path.open("rb") as fp:
             raw = tomllib.load(fp)

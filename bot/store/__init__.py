@@ -6,18 +6,20 @@ knows about Telegram.
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import aiosqlite
 
 from bot.store.admin import AdminRepo
 from bot.store.channel import ChannelRepo
-from bot.store.db import SchemaTooNewError, connect, migrate
+from bot.store.db import DatabaseOpenError, SchemaTooNewError, connect, explain, migrate
 from bot.store.forecasts import ForecastsRepo, QuestionsRepo
+from bot.store.secrets import SecretsRepo
 from bot.store.stats import StatsRepo
 from bot.store.users import UsersRepo
 
-__all__ = ["SchemaTooNewError", "Store"]
+__all__ = ["DatabaseOpenError", "SchemaTooNewError", "Store"]
 
 
 class Store:
@@ -31,16 +33,22 @@ class Store:
         self.forecasts = ForecastsRepo(conn)
         self.admin = AdminRepo(conn)
         self.channel = ChannelRepo(conn)
+        self.secrets = SecretsRepo(conn)
 
     @classmethod
     async def open(cls, path: Path) -> Store:
         """Connect to `path` and apply pending migrations.
 
-        Raises SchemaTooNewError when the file was written by a newer bot.
+        Raises DatabaseOpenError (one line for the operator) when the file cannot be used:
+        a folder, unwritable, garbage or damaged, read-only, locked; its subclass
+        SchemaTooNewError when the file was written by a newer bot. Nothing stays open then.
         """
         conn = await connect(path)
         try:
             await migrate(conn)
+        except sqlite3.Error as exc:
+            await conn.close()
+            raise DatabaseOpenError(explain(path, exc)) from None
         except BaseException:
             await conn.close()
             raise

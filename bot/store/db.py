@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import fields
@@ -20,8 +22,75 @@ logger = logging.getLogger(__name__)
 BUSY_TIMEOUT_MS = 5000
 
 
-class SchemaTooNewError(RuntimeError):
+class DatabaseOpenError(RuntimeError):
+    """The database cannot be opened or used as it is: the message is one line naming the
+    path, what is wrong and how to fix it (meant for the operator, printed as is)."""
+
+
+class SchemaTooNewError(DatabaseOpenError):
     """The database was written by a newer version of the bot than this one."""
+
+
+def _uid() -> str:
+    return f"uid {os.getuid()}" if hasattr(os, "getuid") else "this user"
+
+
+def check_path(path: Path) -> None:
+    """Check, before SQLite does, what it would only report as "unable to open database
+    file": the path is a folder, its folder cannot be created or written (SQLite also writes
+    the -wal and -shm files there), the file or its -wal/-shm files are not readable or
+    writable by this process. Creates the folder when missing.
+
+    Raises DatabaseOpenError naming the path, the process's uid and the fix.
+    """
+    uid = _uid()
+    if path.is_dir():
+        raise DatabaseOpenError(
+            f"DATABASE_URL names a folder, not a file: {path}. Name a file in it, "
+            f"e.g. DATABASE_URL=sqlite:///{path / 'bot.sqlite3'}"
+        )
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DatabaseOpenError(
+            f"Cannot create the database folder {folder} as {uid}: {exc.strerror}. "
+            f"Create it writable for {uid} or set DATABASE_URL to a writable place."
+        ) from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise DatabaseOpenError(
+            f"The database folder {folder.absolute()} is not writable by {uid}. Fix: give "
+            f"that user the folder (chown -R {uid.removeprefix('uid ')} {folder.absolute()}, "
+            "on the host for a bind mount) or set DATABASE_URL to a writable place."
+        )
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if file.exists() and not os.access(file, os.R_OK | os.W_OK):
+            raise DatabaseOpenError(
+                f"The database file {file.absolute()} is not readable and writable by {uid}. "
+                f"Fix: chown {uid.removeprefix('uid ')} {file.absolute()} (and chmod u+rw), "
+                "or set DATABASE_URL to another file."
+            )
+
+
+def explain(path: Path, exc: sqlite3.Error) -> str:
+    """One line for an SQLite error met while opening or migrating `path`: what it means
+    and what to do. The error's own text is kept at the end."""
+    text = str(exc)
+    low = text.lower()
+    if "not a database" in low or "malformed" in low or "corrupt" in low:
+        what = (
+            "is not an SQLite database or is damaged. Restore it from a backup "
+            "(see README, Backups) or set DATABASE_URL to a new file"
+        )
+    elif "readonly" in low or "read-only" in low:
+        what = f"is read-only for {_uid()}. Make it and its folder writable for that user"
+    elif "locked" in low or "busy" in low:
+        what = "is locked by another process. Stop the other bot using it, or wait"
+    elif "unable to open" in low or "i/o error" in low or "disk" in low:
+        what = f"cannot be opened by {_uid()}. Check the path, free space and permissions"
+    else:
+        what = "cannot be used"
+    return f"The database {path.absolute()} {what} ({text})."
 
 
 def utcnow() -> str:
@@ -44,43 +113,62 @@ async def connect(path: Path) -> aiosqlite.Connection:
 
     WAL lets readers run beside the writer; NORMAL sync is safe with WAL and much faster;
     the busy timeout makes a second process (e.g. `bot export`) wait instead of failing.
+    A file SQLite cannot use (garbage, damaged, read-only, locked) raises DatabaseOpenError
+    with one line saying what to do; the connection (and its worker thread, which would keep
+    the process alive) is closed first.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = await aiosqlite.connect(path)
-    conn.row_factory = aiosqlite.Row
-    await conn.execute("PRAGMA journal_mode=WAL")
-    await conn.execute("PRAGMA synchronous=NORMAL")
-    await conn.execute("PRAGMA foreign_keys=ON")
-    await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    check_path(path)
+    try:
+        conn = await aiosqlite.connect(path)
+    except sqlite3.Error as exc:
+        raise DatabaseOpenError(explain(path, exc)) from None
+    try:
+        conn.row_factory = aiosqlite.Row
+        await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        await conn.execute("PRAGMA journal_mode=WAL")
+        await conn.execute("PRAGMA synchronous=NORMAL")
+        await conn.execute("PRAGMA foreign_keys=ON")
+        await conn.execute_fetchall("SELECT count(*) FROM sqlite_schema")  # reads page 1
+    except sqlite3.Error as exc:
+        await conn.close()
+        raise DatabaseOpenError(explain(path, exc)) from None
+    except BaseException:
+        await conn.close()
+        raise
     return conn
 
 
-async def schema_version(conn: aiosqlite.Connection) -> int:
-    """The highest applied migration number, 0 for a new database."""
+async def applied_versions(conn: aiosqlite.Connection) -> set[int]:
+    """The migration numbers applied to this database (empty for a new one)."""
     await conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
         " version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
     )
-    async with conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations") as cur:
-        row = await cur.fetchone()
-    return int(row[0]) if row else 0
+    return {int(row[0]) for row in await fetch_all(conn, "SELECT version FROM schema_migrations")}
+
+
+async def schema_version(conn: aiosqlite.Connection) -> int:
+    """The highest applied migration number, 0 for a new database."""
+    return max(await applied_versions(conn), default=0)
 
 
 async def migrate(conn: aiosqlite.Connection) -> list[int]:
-    """Apply the pending numbered migrations, each in its own transaction.
+    """Apply the pending numbered migrations in order, each in its own transaction.
 
-    Returns the versions applied (empty when up to date).
-    Raises SchemaTooNewError when the database is newer than this code.
+    Pending means known here and not yet applied, so a step numbered below the database's
+    highest one (merged later) is applied too. Returns the versions applied (empty when up
+    to date). Raises SchemaTooNewError when the database has a step newer than this code.
     """
-    current = await schema_version(conn)
+    applied_before = await applied_versions(conn)
     latest = max(MIGRATIONS)
+    current = max(applied_before, default=0)
     if current > latest:
         raise SchemaTooNewError(
             f"The database is at schema version {current}, but this bot knows only up to "
             f"{latest}. Upgrade the bot or use another DATABASE_URL."
         )
     applied = []
-    for version in sorted(v for v in MIGRATIONS if v > current):
+    for version in sorted(set(MIGRATIONS) - applied_before):
         try:
             await conn.executescript(
                 "BEGIN;\n"
@@ -93,6 +181,106 @@ async def migrate(conn: aiosqlite.Connection) -> list[int]:
         logger.info("Applied migration %s", version)
         applied.append(version)
     return applied
+
+
+def preflight(path: Path) -> None:
+    """Check, quickly and before the bot is even imported, that `path` can serve as the
+    database: `check_path`, then SQLite opens it (creating it when missing), it is an SQLite
+    file, it can be switched to WAL (so it is writable) and its schema is not newer than
+    this code. Raises DatabaseOpenError (SchemaTooNewError) with one line; leaves nothing
+    open."""
+    check_path(path)
+    try:
+        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)
+    except sqlite3.Error as exc:
+        raise DatabaseOpenError(explain(path, exc)) from None
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_schema WHERE type='table'")}
+        if "schema_migrations" in names:
+            row = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+            current, latest = int(row.fetchone()[0]), max(MIGRATIONS)
+            if current > latest:
+                raise SchemaTooNewError(
+                    f"The database {path.absolute()} is at schema version {current}, but this "
+                    f"bot knows only up to {latest}. Upgrade the bot or use another DATABASE_URL."
+                )
+    except sqlite3.Error as exc:
+        raise DatabaseOpenError(explain(path, exc)) from None
+    finally:
+        conn.close()
+
+
+def _open_existing(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    """A plain sqlite3 connection to an existing file (never creates one)."""
+    if not path.is_file():
+        raise DatabaseOpenError(
+            f"No database at {path.absolute()} (DATABASE_URL). "
+            "Create it with: python -m bot init-db"
+        )
+    mode = "ro" if readonly else "rw"
+    try:
+        conn = sqlite3.connect(
+            f"{path.absolute().as_uri()}?mode={mode}",
+            uri=True,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            check_same_thread=False,
+        )
+    except sqlite3.Error as exc:
+        raise DatabaseOpenError(explain(path, exc)) from None
+    return conn
+
+
+def probe_database(path: Path) -> str:
+    """Check that the existing database at `path` opens, has a schema this code knows and
+    can take the write lock (nothing is written). Returns a short note; raises
+    DatabaseOpenError with a one-line reason. May wait up to the busy timeout (5 s) for a
+    writer."""
+    check_path(path)
+    conn = _open_existing(path)
+    try:
+        versions = {int(r[0]) for r in conn.execute("SELECT version FROM schema_migrations")}
+        version = max(versions, default=0)
+        if version > max(MIGRATIONS):
+            raise SchemaTooNewError(f"The database is at schema version {version}, too new")
+        conn.execute("BEGIN IMMEDIATE")  # takes the write lock: writable and not stuck
+        conn.execute("ROLLBACK")
+    except sqlite3.Error as exc:
+        raise DatabaseOpenError(explain(path, exc)) from None
+    finally:
+        conn.close()
+    return f"database {path} (schema {version}) writable"
+
+
+def backup_database(source: Path, target: Path) -> tuple[int, int]:
+    """Copy the database `source` to the file `target` with SQLite's online backup API
+    (safe while the bot writes to it), through `target`.partial renamed into place once a
+    quick_check passed. Returns (size in bytes, schema version). Raises DatabaseOpenError."""
+    partial = target.with_name(target.name + ".partial")
+    src = _open_existing(source, readonly=True)
+    try:
+        partial.unlink(missing_ok=True)
+        dest = sqlite3.connect(partial)
+        try:
+            src.backup(dest)  # one step: a consistent snapshot, writers continue (WAL)
+            dest.execute("PRAGMA journal_mode=DELETE")  # the copy is one self-contained file
+            check = dest.execute("PRAGMA quick_check").fetchone()[0]
+            row = dest.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+            version = int(row.fetchone()[0])
+        finally:
+            dest.close()
+        if check != "ok":
+            raise DatabaseOpenError(f"The copy of {source} failed its check: {check}")
+        partial.replace(target)
+    except sqlite3.Error as exc:
+        partial.unlink(missing_ok=True)
+        raise DatabaseOpenError(explain(source, exc)) from None
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise DatabaseOpenError(f"Cannot write the backup {target}: {exc.strerror}") from None
+    finally:
+        src.close()
+    return target.stat().st_size, version
 
 
 def columns(row_type: type, prefix: str = "") -> str:

@@ -284,4 +284,13 @@ CREATE TABLE bot_chats (
     updated_at TEXT NOT NULL
 );
 """,
+    9: """
+-- secrets the bot generates for itself once and keeps (e.g. the export pseudonym salt when
+-- EXPORT_SALT is not set), so that they survive restarts and live with the data they protect
+CREATE TABLE bot_secrets (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+""",
 }
