@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     export_allow_full: bool = False
     channel_id: str | None = None
     tally_interval_seconds: float = Field(default=5.0, gt=0)
+    results_cache_seconds: float = Field(default=30.0, ge=0)
+    chart_redraw_min_changes: int = Field(default=50, ge=1)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -285,10 +285,11 @@ class ForecastsRepo:
         return [HistoryEntry(*row) for row in rows]
 
     async def count(self, question_id: int) -> int:
-        """How many readers have a standing (not withdrawn) forecast."""
+        """How many readers have a standing (not withdrawn) forecast (from the trigger-kept
+        summary: at most 99 rows read)."""
         row = await fetch_one(
             self._conn,
-            "SELECT COUNT(*) FROM forecasts WHERE question_id = ? AND withdrawn = 0",
+            "SELECT COALESCE(SUM(n), 0) FROM forecast_counts WHERE question_id = ?",
             (question_id,),
         )
         return int(row[0]) if row else 0
