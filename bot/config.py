@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     channel_id: str | None = None
     tally_interval_seconds: float = Field(default=5.0, gt=0)
     admin_alert_chat_id: int | None = None
+    results_cache_seconds: float = Field(default=30.0, ge=0)
+    chart_redraw_min_changes: int = Field(default=50, ge=1)
 
     @field_validator("bot_token", mode="before")
     @classmethod

@@ -150,7 +150,8 @@ def _restore_logging() -> Iterator[None]:
 
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """Settings for a test: a temp database, one admin, results always shown."""
+    """Settings for a test: a temp database, one admin, results always shown and never
+    reused across changes."""
     for name in ("BOT_TOKEN", "ADMIN_IDS", "DATABASE_URL", "DEFAULT_LANGUAGE", "CHANNEL_ID"):
         monkeypatch.delenv(name, raising=False)
     return Settings(
@@ -158,6 +159,7 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
         database_url=f"sqlite:///{tmp_path / 'bot.sqlite3'}",
         admin_ids=[ADMIN_ID],
         results_reveal_min=0,
+        results_cache_seconds=0,  # every change visible at once; tests of reuse set their own
         export_salt=SecretStr("test-salt"),
     )
 

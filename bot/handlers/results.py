@@ -1,13 +1,14 @@
 """/results: the community forecast of a question, with its chart.
 
 Anti-anchoring: the aggregate is shown to readers who have forecast, or to everyone once
-RESULTS_REVEAL_MIN readers have. Snapshots are cached per question version and charts per
-version and language (the uploaded photo's file_id is reused until the forecasts change).
+RESULTS_REVEAL_MIN readers have. Snapshots and charts (per language) are reused for a short
+window after the forecasts change (RESULTS_CACHE_SECONDS, CHART_REDRAW_MIN_CHANGES); the
+uploaded photo's file_id is reused until a background task has drawn its successor.
 """
 
 from __future__ import annotations
 
-import asyncio
+from functools import partial
 
 from telegram import Message, Update
 
@@ -15,7 +16,7 @@ from bot.handlers.common import BotContext, in_private, is_reader, reply
 from bot.handlers.forecast import question_for, question_from_data
 from bot.handlers.start import send_greeting
 from bot.services.chart import render_chart
-from bot.services.results import ResultsCache, ResultsSnapshot
+from bot.services.results import ChartCache, Freshness, ResultsCache, ResultsSnapshot
 from bot.store.forecasts import Question
 from bot.texts import forecast as view
 from bot.texts import t
@@ -71,9 +72,27 @@ async def short_summary(update: Update, context: BotContext, question: Question)
     return view.chart_caption(snap, lang)[:190]
 
 
+def freshness(context: BotContext) -> Freshness:
+    """How long results and charts are reused, from the settings."""
+    settings = context.settings
+    return Freshness(settings.results_cache_seconds, settings.chart_redraw_min_changes)
+
+
 def results_cache(context: BotContext) -> ResultsCache:
     """The application's results cache."""
-    cache: ResultsCache = context.bot_data.setdefault("results_cache", ResultsCache())
+    cache = context.bot_data.get("results_cache")
+    if cache is None:
+        cache = context.bot_data["results_cache"] = ResultsCache(freshness(context))
+    assert isinstance(cache, ResultsCache)
+    return cache
+
+
+def chart_cache(context: BotContext) -> ChartCache:
+    """The application's chart cache."""
+    cache = context.bot_data.get("chart_cache")
+    if cache is None:
+        cache = context.bot_data["chart_cache"] = ChartCache(freshness(context))
+    assert isinstance(cache, ChartCache)
     return cache
 
 
@@ -95,24 +114,19 @@ async def send_results(update: Update, context: BotContext, question: Question) 
 async def send_chart(
     message: Message, context: BotContext, question: Question, snap: ResultsSnapshot, lang: str
 ) -> None:
-    """Send the chart; re-draw only when the forecasts changed (the file_id is reused)."""
-    charts: dict[tuple[int, str], tuple[int, str | bytes]] = context.bot_data.setdefault(
-        "charts", {}
-    )
+    """Send the chart: the cached one while it may stand for the current forecasts (a
+    background task redraws a stale one), a fresh drawing the first time."""
+    charts = chart_cache(context)
     key = (question.id, lang)
-    cached = charts.get(key)
-    if cached and cached[0] == snap.version:
-        photo = cached[1]
-    else:
-        # drawing takes ~0.1 s of CPU: keep the event loop free for other updates
-        photo = await asyncio.to_thread(render_chart, snap, view.chart_labels(question, lang))
+    draw = partial(render_chart, snap, view.chart_labels(question, lang))
+    chart = await charts.get(key, snap.version, draw, context.application.create_task)
     caption = view.chart_caption(snap, lang)
     kwargs = {}
     if message.message_thread_id and not message.is_topic_message:
         kwargs["reply_to_message_id"] = message.message_id
-    sent = await message.reply_photo(photo, caption=caption, **kwargs)  # type: ignore[arg-type]
-    if sent.photo:
-        charts[key] = (snap.version, sent.photo[-1].file_id)
+    sent = await message.reply_photo(chart.photo, caption=caption, **kwargs)  # type: ignore[arg-type]
+    if sent.photo and isinstance(chart.photo, bytes):
+        charts.uploaded(key, chart, sent.photo[-1].file_id)
 
 
 async def deep_link_results(update: Update, context: BotContext, slug: str | None) -> None:

@@ -1,7 +1,8 @@
 """The community-forecast chart: distribution with the medians marked, and the daily trend.
 
 Drawn with matplotlib's object API on the Agg backend (no pyplot global state, no display),
-so it can run in a worker thread. Output: PNG bytes.
+so it can run in a worker thread. Output: PNG bytes. matplotlib is imported when the first
+chart is drawn, not at start-up (it costs about 0.4 s and 40 MB).
 """
 
 from __future__ import annotations
@@ -9,8 +10,10 @@ from __future__ import annotations
 import io
 import textwrap
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from bot.services.results import ResultsSnapshot
+if TYPE_CHECKING:
+    from bot.services.results import ResultsSnapshot
 
 TITLE_WIDTH = 70  # characters per title line (long questions wrap instead of overflowing)
 BUCKET_LABELS = (

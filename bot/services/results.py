@@ -1,10 +1,18 @@
-"""The community forecast of a question: aggregates, trend and recent reasons, cached per
-question version so that /results stays fast at a million forecasts."""
+"""The community forecast of a question: aggregates, trend and recent reasons, and its chart.
+
+Both are reused for a short window after the forecasts change (`Freshness`), so a busy
+question is not recomputed and redrawn on every write; the count of forecasters stays live.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from bot.services.aggregate import (
     Aggregate,
@@ -15,6 +23,8 @@ from bot.services.aggregate import (
 )
 from bot.store import Store
 from bot.store.forecasts import Question, Reason
+
+logger = logging.getLogger(__name__)
 
 TREND_DAYS = 30
 REASONS_SHOWN = 5
@@ -35,11 +45,19 @@ class ResultsSnapshot:
     trend: list[tuple[date, float]]
     reasons: list[Reason]
     computed_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    computed_mono: float = field(default_factory=time.monotonic, compare=False)
 
     @property
     def count(self) -> int:
         """How many readers have a standing forecast."""
         return self.aggregate.count if self.aggregate else 0
+
+    def with_count(self, count: int) -> ResultsSnapshot:
+        """The same figures with the live number of forecasters (the other figures may be
+        up to one reuse window old)."""
+        if self.aggregate is None or count == self.aggregate.count or count == 0:
+            return self
+        return replace(self, aggregate=replace(self.aggregate, count=count))
 
 
 async def compute(store: Store, question: Question) -> ResultsSnapshot:
@@ -59,17 +77,137 @@ async def compute(store: Store, question: Question) -> ResultsSnapshot:
     )
 
 
-class ResultsCache:
-    """Snapshots by question id, recomputed only when the question's version changed
-    (every forecast write bumps it)."""
+@dataclass(frozen=True)
+class Freshness:
+    """When a snapshot or chart of an older question version may still be shown.
 
-    def __init__(self) -> None:
+    `max_age` seconds (RESULTS_CACHE_SECONDS) after it was made, as long as fewer than
+    `min_changes` (CHART_REDRAW_MIN_CHANGES) forecast writes happened since, and always for
+    `min_interval` seconds (so however fast forecasts change, a chart is redrawn at most
+    once per `min_interval`); `max_age=0` makes every change visible at once.
+    """
+
+    max_age: float = 30.0
+    min_changes: int = 50
+    min_interval: float = 1.0
+
+    def reusable(self, made_version: int, made_at: float, version: int, now: float) -> bool:
+        """True when something made at `made_version`, monotonic time `made_at`, may still
+        stand for `version` at monotonic time `now`."""
+        if made_version == version:
+            return True
+        age = now - made_at
+        if age >= self.max_age:
+            return False
+        return version - made_version < self.min_changes or age < self.min_interval
+
+
+class ResultsCache:
+    """Snapshots by question id. A snapshot of an older version is reused while `freshness`
+    allows it, with the live count of forecasters; otherwise it is recomputed."""
+
+    def __init__(self, freshness: Freshness | None = None) -> None:
+        self.freshness = freshness or Freshness()
         self._snapshots: dict[int, ResultsSnapshot] = {}
 
     async def get(self, store: Store, question: Question) -> ResultsSnapshot:
-        """The snapshot for the question's current version."""
+        """The snapshot for the question's current version, or a reusable older one."""
         cached = self._snapshots.get(question.id)
-        if cached is None or cached.version != question.version:
+        if cached is not None and cached.version != question.version:
+            made = (cached.version, cached.computed_mono, question.version, time.monotonic())
+            if self.freshness.reusable(*made):
+                return cached.with_count(await store.forecasts.count(question.id))
+            cached = None
+        if cached is None:
             cached = await compute(store, question)
             self._snapshots[question.id] = cached
         return cached
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A drawn chart: the question version it shows, the photo (PNG bytes until Telegram
+    gave it a file_id, then the file_id), and when it was drawn (monotonic seconds)."""
+
+    version: int
+    photo: str | bytes
+    drawn_at: float
+
+
+Draw = Callable[[], bytes]
+Spawn = Callable[[Coroutine[Any, Any, None]], object]
+
+
+class ChartCache:
+    """Charts by (question id, language), redrawn off the event loop.
+
+    `get` returns the chart to send: the cached one while `freshness` allows it (a stale
+    one too, while a single background task per question and language draws its
+    successor), or a fresh drawing when there is none yet. `draw` runs in a worker thread.
+    """
+
+    def __init__(self, freshness: Freshness | None = None) -> None:
+        self.freshness = freshness or Freshness()
+        self._charts: dict[tuple[int, str], Chart] = {}
+        self._drawing: dict[tuple[int, str], asyncio.Future[Chart]] = {}
+        self.drawn = 0  # how many charts were drawn (for tests and the benchmark)
+
+    async def get(self, key: tuple[int, str], version: int, draw: Draw, spawn: Spawn) -> Chart:
+        """The chart to send for question version `version`.
+
+        `spawn` starts a background coroutine (the application's task runner, so that it
+        is awaited at shutdown). Raises what `draw` raises when no chart existed yet.
+        """
+        cached = self._charts.get(key)
+        if cached is not None:
+            if self.freshness.reusable(cached.version, cached.drawn_at, version, time.monotonic()):
+                return cached
+            redraw = self._redraw(key, version, draw, spawn)
+            if self.freshness.max_age > 0:
+                return cached  # its successor is on the way
+            return await asyncio.shield(redraw)  # no reuse window: wait for it
+        pending = self._drawing.get(key)
+        if pending is None:
+            pending = self._redraw(key, version, draw, spawn)
+        return await asyncio.shield(pending)
+
+    def _redraw(
+        self, key: tuple[int, str], version: int, draw: Draw, spawn: Spawn
+    ) -> asyncio.Future[Chart]:
+        pending = self._drawing.get(key)
+        if pending is not None:
+            return pending
+        future: asyncio.Future[Chart] = asyncio.get_running_loop().create_future()
+        self._drawing[key] = future
+
+        async def run() -> None:
+            try:
+                png = await asyncio.to_thread(draw)
+            except asyncio.CancelledError:
+                future.cancel()
+                raise
+            except Exception as exc:
+                logger.exception("Cannot draw the chart of question %s (%s)", *key)
+                future.set_exception(exc)
+                future.exception()  # logged here; a waiting /results gets it too
+            else:
+                self.drawn += 1
+                chart = Chart(version, png, time.monotonic())
+                self._charts[key] = chart
+                future.set_result(chart)
+            finally:
+                self._drawing.pop(key, None)
+
+        spawn(run())
+        return future
+
+    async def idle(self) -> None:
+        """Wait until no chart is being drawn (tests, shutdown)."""
+        while self._drawing:
+            await asyncio.wait(list(self._drawing.values()))
+
+    def uploaded(self, key: tuple[int, str], chart: Chart, file_id: str) -> None:
+        """Remember Telegram's file_id for `chart` (sent as bytes), unless a newer chart
+        was drawn meanwhile."""
+        if self._charts.get(key) is chart:
+            self._charts[key] = replace(chart, photo=file_id)

@@ -55,5 +55,7 @@ class Store:
         return cls(conn)
 
     async def close(self) -> None:
-        """Close the connection (checkpointing the WAL)."""
+        """Finish the queued forecast writes, then close the connection (checkpointing the
+        WAL)."""
+        await self.forecasts.flush()
         await self.conn.close()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 import aiosqlite
@@ -169,6 +171,7 @@ class ForecastsRepo:
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
+        self._writer = GroupWriter(conn)
 
     async def current(self, question_id: int, user_id: int) -> Forecast | None:
         """The reader's forecast (withdrawn ones included, see `withdrawn`), or None."""
@@ -193,86 +196,41 @@ class ForecastsRepo:
 
         `reason=None` keeps the reason of the standing forecast (none after a withdrawal).
         Each change adds a history entry; the same probability again is no change (with a
-        new reason it is a reason change). Returns (new, previous-or-None).
-        Raises ValueError when the probability is outside 1..99.
+        new reason it is a reason change). Returns (new, previous-or-None) once committed.
+        The read of the previous forecast and the write are one transaction, shared with
+        other writes submitted at the same moment (group commit).
+        Raises ValueError when the probability is outside 1..99, aiosqlite.IntegrityError
+        when the reader or the question does not exist.
         """
         if not 1 <= probability <= 99:
             raise ValueError("probability must be 1..99 percent")
         now = to_iso(at) if at else utcnow()
-        old = await self.current(question_id, user_id)
-        if old and not old.withdrawn and old.probability == probability:
-            if reason is None or reason == old.reason:
-                return old, old  # a second tap on the same button: nothing to record
-            return await self.set_reason(question_id, user_id, reason) or old, old
-        # a withdrawn forecast's reason went with it
-        kept = old.reason if old and not old.withdrawn else ""
-        new_reason = reason if reason is not None else kept
-        async with transaction(self._conn):
-            await self._conn.execute(
-                "INSERT INTO forecasts (question_id, user_id, probability, reason, language,"
-                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (question_id, user_id) DO UPDATE SET"
-                " probability = excluded.probability, reason = excluded.reason,"
-                " language = excluded.language, updated_at = excluded.updated_at,"
-                " revisions = forecasts.revisions + 1, withdrawn = 0",
-                (question_id, user_id, probability, new_reason, language, now, now),
-            )
-            old_p = old.probability if old and not old.withdrawn else None
-            await self._history(question_id, user_id, "set", old_p, probability, new_reason, now)
-        new = await self.current(question_id, user_id)
+        new, old = await self._writer.submit(
+            _Write("set", question_id, user_id, now, probability, reason, language)
+        )
         assert new is not None
         return new, old
 
     async def set_reason(self, question_id: int, user_id: int, reason: str) -> Forecast | None:
         """Replace the reason of the reader's standing forecast; None if there is none."""
-        old = await self.current(question_id, user_id)
-        if old is None or old.withdrawn:
-            return None
-        now = utcnow()
-        async with transaction(self._conn):
-            await self._conn.execute(
-                "UPDATE forecasts SET reason = ?, updated_at = ?, revisions = revisions + 1"
-                " WHERE id = ?",
-                (reason, now, old.id),
-            )
-            p = old.probability
-            await self._history(question_id, user_id, "reason", p, p, reason, now)
-        return await self.current(question_id, user_id)
+        new, _ = await self._writer.submit(
+            _Write("reason", question_id, user_id, utcnow(), reason=reason)
+        )
+        return new
 
     async def withdraw(self, question_id: int, user_id: int) -> Forecast | None:
         """Withdraw the standing forecast (kept in history); returns it, or None if none."""
-        old = await self.current(question_id, user_id)
-        if old is None or old.withdrawn:
-            return None
-        now = utcnow()
-        async with transaction(self._conn):
-            await self._conn.execute(
-                "UPDATE forecasts SET withdrawn = 1, updated_at = ? WHERE id = ?", (now, old.id)
-            )
-            await self._history(
-                question_id, user_id, "withdraw", old.probability, None, old.reason, now
-            )
+        _, old = await self._writer.submit(_Write("withdraw", question_id, user_id, utcnow()))
         return old
 
-    async def _history(
-        self,
-        question_id: int,
-        user_id: int,
-        action: str,
-        old: int | None,
-        new: int | None,
-        reason: str,
-        at: str,
-    ) -> None:
-        await self._conn.execute(
-            "INSERT INTO forecast_history (question_id, user_id, action, old_probability,"
-            " new_probability, reason, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (question_id, user_id, action, old, new, reason, at),
-        )
-        # results and charts are cached per question version
-        await self._conn.execute(
-            "UPDATE questions SET version = version + 1 WHERE id = ?", (question_id,)
-        )
+    async def flush(self) -> None:
+        """Wait until every submitted write is committed (or failed)."""
+        await self._writer.idle()
+
+    @property
+    def commits(self) -> int:
+        """How many forecast-write transactions were committed (tests, benchmark)."""
+        return self._writer.commits
 
     async def history(self, question_id: int, user_id: int) -> list[HistoryEntry]:
         """Every change of the reader's forecast, oldest first."""
@@ -285,10 +243,11 @@ class ForecastsRepo:
         return [HistoryEntry(*row) for row in rows]
 
     async def count(self, question_id: int) -> int:
-        """How many readers have a standing (not withdrawn) forecast."""
+        """How many readers have a standing (not withdrawn) forecast (from the trigger-kept
+        summary: at most 99 rows read)."""
         row = await fetch_one(
             self._conn,
-            "SELECT COUNT(*) FROM forecasts WHERE question_id = ? AND withdrawn = 0",
+            "SELECT COALESCE(SUM(n), 0) FROM forecast_counts WHERE question_id = ?",
             (question_id,),
         )
         return int(row[0]) if row else 0
@@ -410,3 +369,190 @@ class ForecastsRepo:
             await self._conn.execute(
                 "UPDATE questions SET version = version + 1 WHERE id = ?", (question_id,)
             )
+
+
+# How many writes one commit takes at most (the batch's read binds two parameters per write).
+MAX_BATCH = 1000
+
+_Outcome = tuple[Forecast | None, Forecast | None]
+
+
+@dataclass
+class _Write:
+    """One submitted change of a reader's forecast: kind is set, reason or withdraw."""
+
+    kind: str
+    question_id: int
+    user_id: int
+    at: str
+    probability: int | None = None
+    reason: str | None = None
+    language: str = ""
+    future: asyncio.Future[_Outcome] | None = None
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return self.question_id, self.user_id
+
+
+_UPSERT = (
+    "INSERT INTO forecasts (question_id, user_id, probability, reason, language, created_at,"
+    " updated_at, revisions, withdrawn) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (question_id, user_id) DO UPDATE SET probability = excluded.probability,"
+    " reason = excluded.reason, language = excluded.language, updated_at = excluded.updated_at,"
+    " revisions = excluded.revisions, withdrawn = excluded.withdrawn"
+)
+_HISTORY = (
+    "INSERT INTO forecast_history (question_id, user_id, action, old_probability,"
+    " new_probability, reason, at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+_Entry = tuple[str, int | None, int | None, str]  # action, old %, new %, reason
+
+
+def _change(op: _Write, old: Forecast | None) -> tuple[_Outcome, Forecast | None, _Entry | None]:
+    """What `op` does to the stored row `old`: (the submitter's result, the row after it or
+    None when nothing changes, the history entry or None)."""
+    standing = old if old is not None and not old.withdrawn else None
+    if op.kind == "withdraw":
+        if standing is None:
+            return (None, None), None, None
+        after = replace(standing, withdrawn=1, updated_at=op.at)
+        return (after, standing), after, ("withdraw", standing.probability, None, standing.reason)
+    same = standing is not None and op.probability == standing.probability
+    if op.kind == "reason" or (same and op.reason is not None):
+        if standing is None:
+            return (None, None), None, None  # a reason change needs a standing forecast
+        assert op.reason is not None
+        if op.reason == standing.reason and op.kind == "set":
+            return (standing, standing), None, None
+        after = replace(
+            standing, reason=op.reason, updated_at=op.at, revisions=standing.revisions + 1
+        )
+        p = standing.probability
+        return (after, standing), after, ("reason", p, p, op.reason)
+    assert op.probability is not None
+    if same:
+        return (standing, standing), None, None  # a second tap on the same button
+    # a withdrawn forecast's reason went with it
+    reason = op.reason if op.reason is not None else (standing.reason if standing else "")
+    if old is None:
+        after = Forecast(0, op.question_id, op.user_id, op.probability, reason, op.language,
+                         op.at, op.at, 1, 0)  # fmt: skip
+    else:
+        after = replace(
+            old, probability=op.probability, reason=reason, language=op.language,
+            updated_at=op.at, revisions=old.revisions + 1, withdrawn=0,
+        )  # fmt: skip
+    old_p = standing.probability if standing else None
+    return (after, old), after, ("set", old_p, op.probability, reason)
+
+
+class GroupWriter:
+    """Forecast writes with group commit: submitters queue their change, one task commits
+    whatever is queued in one transaction (the reads of the stored rows included, so every
+    read-modify-write is atomic) and then answers each submitter. While a commit runs the
+    next batch gathers; a lone write commits at once."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+        self._queue: list[_Write] = []
+        self._task: asyncio.Task[None] | None = None
+        self.commits = 0
+
+    async def submit(self, op: _Write) -> _Outcome:
+        """Queue `op` and wait for its commit; returns (row after, row before), None for
+        a row that does not exist. Raises what the write raised (only that write fails)."""
+        loop = asyncio.get_running_loop()
+        op.future = loop.create_future()
+        self._queue.append(op)
+        if self._task is None or self._task.done():
+            self._task = loop.create_task(self._run())
+        return await op.future
+
+    async def idle(self) -> None:
+        """Wait until the queue is empty and the last commit done."""
+        while self._task is not None and not self._task.done():
+            await asyncio.shield(self._task)
+
+    async def _run(self) -> None:
+        while self._queue:
+            await asyncio.sleep(0)  # submitters woken by the same event join this batch
+            batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+            try:
+                outcomes = await self._commit(batch)
+            except Exception:
+                # one bad write (e.g. an unknown reader) must not fail the others
+                for op in batch:
+                    try:
+                        (outcome,) = await self._commit([op])
+                    except Exception as exc:
+                        _settle(op, exc)
+                    else:
+                        _settle(op, outcome)
+            else:
+                for op, outcome in zip(batch, outcomes, strict=True):
+                    _settle(op, outcome)
+
+    async def _commit(self, batch: Sequence[_Write]) -> list[_Outcome]:
+        keys = list(dict.fromkeys(op.key for op in batch))
+        async with transaction(self._conn):
+            state = await self._rows(keys)
+            outcomes: list[_Outcome] = []
+            upserts, history = [], []
+            versions: dict[int, int] = {}
+            for op in batch:
+                outcome, after, entry = _change(op, state.get(op.key))
+                outcomes.append(outcome)
+                if after is None or entry is None:
+                    continue
+                state[op.key] = after
+                upserts.append(
+                    (after.question_id, after.user_id, after.probability, after.reason,
+                     after.language, after.created_at, after.updated_at, after.revisions,
+                     after.withdrawn)
+                )  # fmt: skip
+                history.append((op.question_id, op.user_id, *entry, op.at))
+                versions[op.question_id] = versions.get(op.question_id, 0) + 1
+            if upserts:
+                await self._conn.executemany(_UPSERT, upserts)
+                await self._conn.executemany(_HISTORY, history)
+                # results and charts are cached per question version: one step per change
+                await self._conn.executemany(
+                    "UPDATE questions SET version = version + ? WHERE id = ?",
+                    [(n, qid) for qid, n in versions.items()],
+                )
+                if any(row.id == 0 for row in state.values()):
+                    ids = {key: row.id for key, row in (await self._rows(keys)).items()}
+                    outcomes = [_with_ids(outcome, ids) for outcome in outcomes]
+        self.commits += 1
+        return outcomes
+
+    async def _rows(self, keys: list[tuple[int, int]]) -> dict[tuple[int, int], Forecast]:
+        rows = await fetch_all(
+            self._conn,
+            f"SELECT {columns(Forecast)} FROM forecasts WHERE (question_id, user_id) IN"
+            f" (VALUES {', '.join(['(?, ?)'] * len(keys))})",
+            [part for key in keys for part in key],
+        )
+        forecasts = [Forecast(*row) for row in rows]
+        return {(f.question_id, f.user_id): f for f in forecasts}
+
+
+def _with_ids(outcome: _Outcome, ids: dict[tuple[int, int], int]) -> _Outcome:
+    """The outcome with the row ids SQLite gave to the forecasts inserted in this batch."""
+    new, old = (
+        replace(f, id=ids[(f.question_id, f.user_id)]) if f is not None and f.id == 0 else f
+        for f in outcome
+    )
+    return new, old
+
+
+def _settle(op: _Write, result: _Outcome | Exception) -> None:
+    """Answer a submitter (unless it gave up waiting)."""
+    assert op.future is not None
+    if op.future.done():
+        return
+    if isinstance(result, Exception):
+        op.future.set_exception(result)
+    else:
+        op.future.set_result(result)

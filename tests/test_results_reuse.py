@@ -1,0 +1,99 @@
+"""Results and charts reused across forecast writes: the chart is not redrawn per write, the
+count stays live, one background redraw per question and language, matplotlib loaded late."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from bot.config import Settings
+from bot.emulator import Emulator
+from bot.services.results import ChartCache, Freshness, ResultsCache
+from tests.conftest import Harness
+
+
+async def test_chart_reused_until_enough_changes_then_redrawn_once(
+    settings: Settings, emu: Emulator, anna: dict[str, Any], bob: dict[str, Any]
+) -> None:
+    harness = Harness(settings, emu)
+    await harness.start()
+    quick = Freshness(max_age=600, min_changes=3, min_interval=0)  # redraw at once at 3 changes
+    harness.app.bot_data["results_cache"] = ResultsCache(quick)
+    harness.app.bot_data["chart_cache"] = ChartCache(quick)
+    try:
+        await harness.send(anna, "/forecast 20")
+        await harness.send(bob, "/forecast 60")
+        first = await harness.send(bob, "/results")
+        assert "2 forecasters" in first.texts[0] and first.calls[-1].files
+        charts: ChartCache = harness.app.bot_data["chart_cache"]
+        assert charts.drawn == 1
+
+        carol = emu.user(103, "Carol", language_code="en")
+        await harness.send(carol, "/forecast 90")  # one change: below the threshold
+        step = await harness.send(bob, "/results")
+        assert "3 forecasters" in step.texts[0]  # the count is live
+        assert "Median: 40%" in step.texts[0]  # the figures are the reused snapshot's
+        assert step.calls[-1].method == "sendPhoto" and not step.calls[-1].files
+        assert charts.drawn == 1
+
+        for user, value in ((anna, 30), (bob, 70), (carol, 80)):  # enough changes
+            await harness.send(user, f"/forecast {value}")
+        stale = await harness.send(bob, "/results")
+        assert "Median: 70%" in stale.texts[0]  # recomputed
+        assert not stale.calls[-1].files  # the old chart, while its successor is drawn
+        await charts.idle()
+        assert charts.drawn == 2
+        fresh = await harness.send(bob, "/results")
+        assert fresh.calls[-1].files  # the new drawing, uploaded once
+        again = await harness.send(bob, "/results")
+        assert not again.calls[-1].files and charts.drawn == 2
+    finally:
+        await harness.stop()
+
+
+async def test_concurrent_requests_share_one_drawing() -> None:
+    charts = ChartCache(Freshness(max_age=600, min_changes=1, min_interval=0))
+    release = threading.Event()
+    calls = 0
+
+    def draw() -> bytes:
+        nonlocal calls
+        calls += 1
+        assert release.wait(10)
+        return b"png"
+
+    tasks: list[asyncio.Task[None]] = []
+
+    def spawn(coro: Any) -> None:
+        tasks.append(asyncio.get_running_loop().create_task(coro))
+
+    waiting = [asyncio.ensure_future(charts.get((1, "en"), 5, draw, spawn)) for _ in range(20)]
+    await asyncio.sleep(0)
+    release.set()
+    results = await asyncio.gather(*waiting)
+    assert {r.photo for r in results} == {b"png"} and calls == 1
+    # stale for version 9: many requests get the old chart and start one redraw
+    release.clear()
+    old = await asyncio.gather(*(charts.get((1, "en"), 9, draw, spawn) for _ in range(20)))
+    assert {c.version for c in old} == {5}
+    release.set()
+    await charts.idle()
+    assert calls == 2
+    assert (await charts.get((1, "en"), 9, draw, spawn)).version == 9
+    await asyncio.gather(*tasks)
+
+
+def test_matplotlib_is_not_imported_at_start_up() -> None:
+    code = (
+        "import sys, bot.app, bot.__main__, bot.handlers.results;"
+        "print('matplotlib' in sys.modules)"
+    )
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(  # noqa: S603 - our own interpreter and code
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60
+    )
+    assert out.stdout.strip() == "False", out.stderr
