@@ -87,8 +87,12 @@ async def test_models_lookup_by_alias_and_unknown(harness: Harness, anna: dict[s
 
 async def test_sources(harness: Harness, bob: dict[str, Any]) -> None:
     text = (await harness.send(bob, "/sources")).text
-    assert "Report of Beijing mayor Yin Yong" in text
+    assert "Beijing mayor Yin Yong's report" in text
     assert "Registered large AI models" in text and "Target size of the AI industry" in text
+    # the story itself, by title and outlet; what comes from it is listed, not assumed
+    assert "PRC.TODAY: “Beijing as China's AI centre: 183 models, 2,500 companies" in text
+    assert "the flagship models" in text and "pilot sectors and the ecosystem" in text
+    assert "same report" not in text
 
 
 async def test_start_help_in_both_languages(

@@ -115,7 +115,11 @@ async def post_command(update: Update, context: BotContext) -> None:
     post_lang = settings.default_language
     shown = await current_tally(context, question)
     text = view.post_text(
-        question, await context.store.stats.all(), tally_text(context, shown, post_lang), post_lang
+        question,
+        await context.store.stats.all(),
+        await context.store.stats.sources(),
+        tally_text(context, shown, post_lang),
+        post_lang,
     )
     markup = view.public_keyboard(question, context.bot.username, post_lang)
     try:
@@ -276,6 +280,7 @@ async def refresh_post(context: BotContext, chat_id: int, message_id: int) -> bo
         text = view.post_text(
             question,
             await store.stats.all(),
+            await store.stats.sources(),
             tally_text(context, shown, post.language),
             post.language,
         )

@@ -76,7 +76,13 @@ async def sources_command(update: Update, context: BotContext) -> None:
     """/sources: where every figure comes from."""
     assert update.effective_message
     store = context.store
-    text = sources_card(await store.stats.sources(), await store.stats.all(), context.lang)
+    text = sources_card(
+        await store.stats.sources(),
+        await store.stats.all(),
+        context.lang,
+        models=await store.stats.models(),
+        facts=await store.stats.facts("ecosystem"),
+    )
     await reply(update.effective_message, text)
 
 

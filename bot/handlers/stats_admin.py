@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+from dataclasses import dataclass
 from html import escape
 
 from telegram import Update
@@ -16,10 +17,11 @@ from bot.handlers.common import (
     BotContext,
     reply,
 )
-from bot.services.dataset import value_problem
+from bot.services.dataset import QUALIFIERS, value_problem
 from bot.store.db import from_iso
-from bot.store.stats import StatChange
+from bot.store.stats import CitedSource, StatChange
 from bot.texts import moment, number, t
+from bot.texts.stats import provenance
 
 logger = logging.getLogger(__name__)
 
@@ -47,13 +49,80 @@ def plain_number(value: float | None, lang: str) -> str:
     return number(int(value) if float(value).is_integer() else value, lang)
 
 
+OPTION = re.compile(r"^\s*([a-z_ ]+?)\s*:\s*(.*?)\s*$", re.IGNORECASE)
+ISO_DAY = re.compile(r"^\d{4}-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?$")
+OPTION_NAMES = {
+    "period": "period",
+    "period ru": "period_ru",
+    "period_ru": "period_ru",
+    "period en": "period_en",
+    "period_en": "period_en",
+    "qualifier": "qualifier",
+    "source": "source",
+    "url": "url",
+    "date": "date",
+}
+
+
+@dataclass
+class SetstatOptions:
+    """The optional lines under /setstat, one "name: value" each: period (one text, or
+    "Russian | English"), period ru, period en, qualifier (exact, more_than, above), source
+    (the title as published), url (http or https), date (YYYY-MM or YYYY-MM-DD)."""
+
+    period_ru: str | None = None
+    period_en: str | None = None
+    qualifier: str | None = None
+    source: CitedSource | None = None
+
+
+def parse_options(lines: list[str]) -> SetstatOptions | tuple[str, str]:
+    """The option lines of /setstat, or (problem, the line) when one is not accepted:
+    problem is "option", "qualifier", "url", "date" or "source_needed"."""
+    found: dict[str, str] = {}
+    for line in lines:
+        if not line.strip():
+            continue
+        match = OPTION.match(line)
+        name = OPTION_NAMES.get(" ".join(match.group(1).lower().split())) if match else None
+        if match is None or name is None or not match.group(2):
+            return "option", line.strip()
+        found[name] = match.group(2).strip("\"'«»“”„").strip()[:200]
+    options = SetstatOptions()
+    if "period" in found:
+        options.period_ru, options.period_en = parse_period(found["period"])
+    options.period_ru = found.get("period_ru", options.period_ru)
+    options.period_en = found.get("period_en", options.period_en)
+    qualifier = found.get("qualifier")
+    if qualifier is not None and qualifier not in QUALIFIERS:
+        return "qualifier", qualifier
+    options.qualifier = qualifier
+    url, day_ = found.get("url"), found.get("date")
+    if url is not None and not re.match(r"^https?://[^\s/]+\.[^\s]+$", url):
+        return "url", url
+    if day_ is not None and not ISO_DAY.match(day_):
+        return "date", day_
+    if "source" in found:
+        options.source = CitedSource(found["source"], url, day_)
+    elif url is not None or day_ is not None:
+        return "source_needed", url or day_ or ""
+    return options
+
+
 async def setstat_command(update: Update, context: BotContext) -> None:
-    """/setstat <key> <value> [period]: change a figure; the change is kept in its history."""
+    """/setstat <key> <value> [period], then optional "name: value" lines (see
+    SetstatOptions): change a figure; the change is kept in its history."""
     if not await admin_only(update, context, "/setstat"):
         return
     message, user = update.effective_message, update.effective_user
     assert message and user
-    lang, args = context.lang, context.args or []
+    lines = (message.text or "").splitlines() or [""]
+    lang, args = context.lang, lines[0].split()[1:]
+    options = parse_options(lines[1:])
+    if isinstance(options, tuple):
+        bad, line = options
+        await reply(message, t(lang, f"admin.setstat.bad_{bad}", line=escape(line[:120])))
+        return
     keys = ", ".join(s.key for s in await context.store.stats.all())
     if len(args) < 2:
         await reply(message, t(lang, "admin.setstat.usage", keys=keys))
@@ -77,12 +146,22 @@ async def setstat_command(update: Update, context: BotContext) -> None:
         return
     period_ru, period_en = parse_period(" ".join(args[2:]))
     change = await context.store.stats.set_value(
-        key, value, by=user.id, via="setstat", period_ru=period_ru, period_en=period_en
+        key,
+        value,
+        by=user.id,
+        via="setstat",
+        period_ru=options.period_ru or period_ru,
+        period_en=options.period_en or period_en,
+        qualifier=options.qualifier,
+        source=options.source,
     )
     if change is None:
         await reply(message, t(lang, "admin.setstat.unchanged", key=escape(key)))
         return
     logger.info("Admin %s set %s from %s to %s", user.id, key, change.old_value, value)
+    updated = await context.store.stats.get(key)
+    assert updated is not None
+    sources = {s.key: s for s in await context.store.stats.sources()}
     await reply(
         message,
         t(
@@ -93,7 +172,9 @@ async def setstat_command(update: Update, context: BotContext) -> None:
             old=plain_number(change.old_value, lang),
             new=plain_number(change.new_value, lang),
             period=escape(change.period("new", lang) or ""),
-        ),
+        )
+        + "\n"
+        + provenance(updated, lang, None, sources),
     )
 
 

@@ -1,8 +1,9 @@
 """The seed dataset (`bot/data/*.toml`, package data): parsing and validation into plain
 dataclasses.
 
-Source of the figures: the report of Beijing mayor Yin Yong to the annual session of the
-Beijing Municipal People's Congress, as published by PRC.TODAY (see `bot/data/beijing_ai.toml`).
+Source of the figures: the PRC.TODAY news story on Beijing as China's AI centre, which quotes
+mayor Yin Yong's report to the Beijing Municipal People's Congress
+(see `bot/data/beijing_ai.toml`).
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ class SourceEntry:
 
 @dataclass(frozen=True)
 class StatEntry:
-    """One figure: `value` in `unit` (percent values are in percent, not fractions)."""
+    """One figure: `value` in `unit` (percent values are in percent, not fractions);
+    `as_of` is an ISO date or month, or "" when the source gives no date."""
 
     key: str
     topic: str
@@ -53,7 +55,7 @@ class StatEntry:
     period_ru: str
     period_en: str
     source: str
-    as_of: str
+    as_of: str = ""
     comparison_ru: str | None = None
     comparison_en: str | None = None
     note_ru: str | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from urllib.parse import urlsplit
 
 import aiosqlite
 
@@ -111,6 +112,16 @@ class StatChange:
 
 
 @dataclass(frozen=True)
+class CitedSource:
+    """A source an admin gives with /setstat: the title as published, an optional URL and
+    an optional ISO date or month ("2026-03" or "2026-03-15")."""
+
+    title: str
+    url: str | None = None
+    published: str | None = None
+
+
+@dataclass(frozen=True)
 class SeedReport:
     """What seeding did: keys inserted, updated, and left alone because an admin edited them."""
 
@@ -140,6 +151,13 @@ def _stat_params(entry: StatEntry, order: int) -> dict[str, object]:
         "source_key": entry.source,
         "as_of": entry.as_of,
     }
+
+
+# fields of a figure that seeding updates even after an admin changed it with /setstat
+_DESCRIPTIVE = (
+    "topic", "sort_order", "headline", "label_ru", "label_en",
+    "comparison_ru", "comparison_en", "note_ru", "note_en",
+)  # fmt: skip
 
 
 class StatsRepo:
@@ -196,26 +214,47 @@ class StatsRepo:
         via: str,
         period_ru: str | None = None,
         period_en: str | None = None,
+        qualifier: str | None = None,
+        source: CitedSource | None = None,
     ) -> StatChange | None:
-        """Change a figure (and optionally its period, per language), keeping the history.
+        """Change a figure (and optionally its period per language, its qualifier and its
+        source), keeping the history.
 
-        The figure is marked as edited, so later seeding leaves it alone, and its as-of date
-        becomes today (UTC). Returns the change, or None when nothing would change.
-        Raises KeyError when `key` is unknown.
+        The figure is marked as edited, so later seeding leaves its value alone; its as-of
+        date becomes the cited source's date, else today (UTC). A cited source is stored as
+        a new source (publisher: the URL's host, else the title). Returns the change, or
+        None when nothing would change. Raises KeyError when `key` is unknown.
         """
         stat = await self.get(key)
         if stat is None:
             raise KeyError(key)
         new_ru = period_ru if period_ru is not None else stat.period_ru
         new_en = period_en if period_en is not None else stat.period_en
-        if (value, new_ru, new_en) == (stat.value, stat.period_ru, stat.period_en):
+        new_qualifier = qualifier or stat.qualifier
+        if source is None and (value, new_ru, new_en, new_qualifier) == (
+            stat.value, stat.period_ru, stat.period_en, stat.qualifier,
+        ):  # fmt: skip
             return None
         now = utcnow()
         async with transaction(self._conn):
+            source_key, as_of = stat.source_key, now[:10]
+            if source is not None:
+                source_key = f"setstat-{key}-{now}"
+                publisher = urlsplit(source.url).hostname if source.url else None
+                await self._conn.execute(
+                    "INSERT INTO sources (key, title_ru, title_en, publisher, url, published)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        source_key, source.title, source.title,
+                        (publisher or source.title).removeprefix("www."),
+                        source.url, source.published,
+                    ),
+                )  # fmt: skip
+                as_of = source.published or as_of
             await self._conn.execute(
-                "UPDATE stats SET value = ?, period_ru = ?, period_en = ?, as_of = ?,"
-                " edited = 1, updated_at = ? WHERE key = ?",
-                (value, new_ru, new_en, now[:10], now, key),
+                "UPDATE stats SET value = ?, period_ru = ?, period_en = ?, qualifier = ?,"
+                " source_key = ?, as_of = ?, edited = 1, updated_at = ? WHERE key = ?",
+                (value, new_ru, new_en, new_qualifier, source_key, as_of, now, key),
             )
             change = StatChange(
                 key, stat.value, value, stat.period_ru, stat.period_en, new_ru, new_en,
@@ -243,9 +282,10 @@ class StatsRepo:
     async def seed(self, dataset: Dataset, *, via: str = "seed") -> SeedReport:
         """Load a dataset idempotently in one transaction.
 
-        Inserts new figures, updates figures that nobody edited, and never overwrites a
-        figure changed later through /setstat (`edited`); sources, facts and models are
-        upserted. Returns what changed.
+        Inserts new figures, updates figures that nobody edited, and never overwrites the
+        value, qualifier, period, source or date of a figure changed through /setstat
+        (`edited`; its labels, comparison and note do follow the file); sources, facts and
+        models are upserted. Returns what changed.
         """
         inserted: list[str] = []
         updated: list[str] = []
@@ -256,6 +296,9 @@ class StatsRepo:
                 params = _stat_params(entry, order)
                 current = await self.get(entry.key)
                 if current is not None and current.edited:
+                    # the admin's value, qualifier, period, source and date stay; labels,
+                    # comparisons and notes (shown only for unedited figures) follow the file
+                    await self._update_descriptive(entry.key, params)
                     kept.append(entry.key)
                     continue
                 if current is not None and all(
@@ -286,6 +329,13 @@ class StatsRepo:
                 (dataset.name, dataset.version, utcnow()),
             )
         return SeedReport(tuple(inserted), tuple(updated), tuple(kept), dataset.version)
+
+    async def _update_descriptive(self, key: str, params: dict[str, object]) -> None:
+        names = [n for n in params if n in _DESCRIPTIVE]
+        await self._conn.execute(
+            f"UPDATE stats SET {', '.join(f'{n} = ?' for n in names)} WHERE key = ?",
+            [*(params[n] for n in names), key],
+        )
 
     async def _upsert_stat(self, params: dict[str, object]) -> None:
         names = [*params, "updated_at"]

@@ -16,10 +16,10 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.handlers.callbacks import pack
 from bot.services.results import ResultsSnapshot
 from bot.store.forecasts import Question
-from bot.store.stats import Stat
+from bot.store.stats import Source, Stat
 from bot.texts import forecast as fview
 from bot.texts import percent, t, tn
-from bot.texts.stats import amount
+from bot.texts.stats import amount, provenance
 
 # a /start argument: at most 56 of A-Z a-z 0-9 and "-" (see bot/handlers/start.py PAYLOAD)
 _ARG = re.compile(r"^[A-Za-z0-9-]{1,56}$")
@@ -55,24 +55,34 @@ def tally_line(count: int, median: float | None, reveal_min: int, lang: str) -> 
     return t(lang, "channel.tally.shown", forecasters=forecasters, median=percent(median, lang))
 
 
-def key_figures(stats: list[Stat], lang: str) -> str:
-    """The headline figures, one short line each."""
+def key_figures(stats: list[Stat], sources: list[Source], lang: str) -> str:
+    """The headline figures, one short line each, with period and source as in /stats."""
     lines = [t(lang, "channel.card.figures")]
+    by_key = {s.key: s for s in sources}
     for stat in stats:
         if stat.headline:
             label = escape(stat.text("label", lang) or stat.key)
             lines.append(
-                t(lang, "channel.card.figure", label=label, amount=escape(amount(stat, lang)))
+                t(
+                    lang,
+                    "channel.card.figure_meta",
+                    label=label,
+                    amount=escape(amount(stat, lang)),
+                    meta=provenance(stat, lang, None, by_key),
+                )
             )
     return "\n".join(lines)
 
 
-def post_text(question: Question, stats: list[Stat], tally: str, lang: str) -> str:
-    """The channel post: head, the question with its criteria, key figures, tally, how-to."""
+def post_text(
+    question: Question, stats: list[Stat], sources: list[Source], tally: str, lang: str
+) -> str:
+    """The channel post: head, the question with its criteria, key figures (with period and
+    source), tally, how-to."""
     parts = [
         t(lang, "channel.card.head"),
         fview.question_block(question, lang),
-        key_figures(stats, lang),
+        key_figures(stats, sources, lang),
         tally,
         t(lang, "channel.card.how"),
     ]

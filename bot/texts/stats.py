@@ -13,6 +13,7 @@ from bot.handlers.callbacks import pack
 from bot.store.stats import Fact, Model, Source, Stat
 from bot.texts import month, number, percent, t, tn
 
+CITED_PREFIX = "setstat-"  # key of a source an admin cited with /setstat
 TOPICS = ("models", "companies", "industry", "targets", "ecosystem")
 
 
@@ -48,17 +49,31 @@ def stat_block(stat: Stat, lang: str, ref: int, sources: dict[str, Source]) -> s
     comparison, note = stat.text("comparison", lang), stat.text("note", lang)
     if comparison and not stat.edited:
         head += f" — {escape(comparison)}"
-    source = sources.get(stat.source_key)
-    meta = t(
-        lang,
-        "stats.meta_edited" if stat.edited else "stats.meta",
-        period=escape(stat.text("period", lang) or ""),
-        as_of=month(stat.as_of, lang),
-        source=escape(source.publisher if source else stat.source_key),
-        ref=ref,
-    )
+    meta = provenance(stat, lang, ref, sources)
     lines = [head, f"<i>{meta}</i>"] + ([escape(note)] if note and not stat.edited else [])
     return "\n".join(lines)
+
+
+def provenance(stat: Stat, lang: str, ref: int | None, sources: dict[str, Source]) -> str:
+    """Period, source and date of a figure: "2025 · source: PRC.TODAY [1]" (a date only
+    when the source gives one; an admin's change says so with its date). Without `ref` the
+    footnote number is left out (the channel post has no footnotes)."""
+    source = sources.get(stat.source_key)
+    name = escape(source.publisher if source else stat.source_key)
+    if ref is not None:
+        name += f" [{ref}]"
+    if stat.edited:
+        cited = stat.source_key.startswith(CITED_PREFIX)
+        key = "stats.meta_cited" if cited else "stats.meta_edited"
+    else:
+        key = "stats.meta" if stat.as_of else "stats.meta_undated"
+    return t(
+        lang,
+        key,
+        period=escape(stat.text("period", lang) or ""),
+        as_of=month(stat.as_of, lang) if stat.as_of else "",
+        source=name,
+    )
 
 
 def footnotes(numbers: dict[str, int], sources: dict[str, Source], lang: str) -> str:
@@ -118,13 +133,27 @@ def models_list(models: list[Model], lang: str) -> str:
     return "\n".join([t(lang, "models.title"), *(model_entry(m, lang) for m in models)])
 
 
-def sources_card(sources: list[Source], stats: list[Stat], lang: str) -> str:
-    """Every source with the figures that come from it."""
+def sources_card(
+    sources: list[Source],
+    stats: list[Stat],
+    lang: str,
+    models: list[Model] | None = None,
+    facts: list[Fact] | None = None,
+) -> str:
+    """Every source that something shown comes from, with what comes from it (figures, the
+    flagship models, the ecosystem facts)."""
     parts = [t(lang, "sources.title")]
+    models, facts = models or [], facts or []
     for source in sources:
         used = [
             escape(s.text("label", lang) or s.key) for s in stats if s.source_key == source.key
         ]
+        if any(m.source_key == source.key for m in models):
+            used.append(t(lang, "sources.used_models"))
+        if any(f.source_key == source.key for f in facts):
+            used.append(t(lang, "sources.used_facts"))
+        if not used:
+            continue
         head = f"<b>{escape(source.publisher)}</b>: {escape(source.title(lang))}"
         if source.published:
             head += f" ({month(source.published, lang)})"
@@ -133,7 +162,6 @@ def sources_card(sources: list[Source], stats: list[Stat], lang: str) -> str:
         if used:
             head += "\n" + t(lang, "sources.used_for", figures="; ".join(used))
         parts.append(head)
-    parts.append(t(lang, "sources.models_note"))
     return "\n\n".join(parts)
 
 
