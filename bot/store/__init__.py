@@ -34,17 +34,20 @@ class Store:
 
     @classmethod
     async def open(cls, path: Path) -> Store:
-        """Connect to `path` and apply pending migrations.
+        """Connect to `path`, apply pending migrations and give readers without a public
+        handle one.
 
         Raises SchemaTooNewError when the file was written by a newer bot.
         """
         conn = await connect(path)
         try:
             await migrate(conn)
+            store = cls(conn)
+            await store.users.assign_handles()
         except BaseException:
             await conn.close()
             raise
-        return cls(conn)
+        return store
 
     async def close(self) -> None:
         """Close the connection (checkpointing the WAL)."""
