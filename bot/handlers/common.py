@@ -14,6 +14,7 @@ from telegram.ext import CallbackContext, CommandHandler, ExtBot, filters
 
 from bot.config import Settings
 from bot.store import Store
+from bot.store.users import SERVICE_ACCOUNTS
 from bot.texts import pick_language
 
 logger = logging.getLogger(__name__)
@@ -59,10 +60,9 @@ def command(names: str | list[str], callback: Callback, **kwargs: Any) -> Comman
 
 
 def is_reader(user: User | None) -> bool:
-    """True for a real person: not a bot and not Telegram's anonymous-admin/channel helper."""
-    return (
-        user is not None and not user.is_bot and user.id not in (GROUP_ANONYMOUS_BOT, CHANNEL_BOT)
-    )
+    """True for a real person: not a bot and not one of Telegram's service accounts
+    (auto-forwards, anonymous admins, channels writing in groups)."""
+    return user is not None and not user.is_bot and user.id not in SERVICE_ACCOUNTS
 
 
 async def remember_reader(update: Update, context: BotContext) -> None:

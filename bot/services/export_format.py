@@ -12,6 +12,10 @@ Conventions shared by every format:
 * Probabilities are integer percent (1..99).
 * Readers appear under a :func:`pseudonym`; the "full" variants add user_id, username and
   name for the bot's owner only.
+* CSV is for spreadsheets: a text cell that a spreadsheet would read as a formula (one
+  starting with =, +, -, @, a tab or a carriage return) gets a leading single quote (the
+  OWASP rule against CSV injection), so it shows as the text typed. JSON is for programs and
+  keeps every text exactly as stored.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ PSEUDONYM_PREFIX = "r-"
 PSEUDONYM_HEX_CHARS = 16  # 64 bits: collisions are negligible for any realistic readership
 TELEGRAM_UPLOAD_LIMIT_BYTES = 50 * 1000 * 1000
 UTF8_BOM = b"\xef\xbb\xbf"  # lets Excel recognise UTF-8 CSV, so Cyrillic is not garbled
+# first characters that make Excel, LibreOffice or Google Sheets evaluate a cell (OWASP)
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 EXPORT_COLUMNS = (
     "question_slug",
@@ -182,12 +188,21 @@ def _history_record(row: HistoryRow, *, full: bool) -> dict[str, Any]:
     return record
 
 
+def neutralise_formula(text: str) -> str:
+    """``text`` with a leading single quote when a spreadsheet would take it for a formula
+    (it starts with one of FORMULA_TRIGGERS), else unchanged: "=1+1" → "'=1+1"."""
+    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
+
+
 def _csv_cell(value: Any) -> str:
-    """Render one value for CSV: None → "", booleans → "true"/"false", else str()."""
+    """Render one value for CSV: None → "", booleans → "true"/"false", numbers as str(),
+    text through :func:`neutralise_formula`."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, str):
+        return neutralise_formula(value)
     return str(value)
 
 
@@ -219,7 +234,8 @@ def write_csv(rows: Iterable[ExportRow], fp: BinaryIO, *, full: bool) -> int:
 
     UTF-8 with a BOM, standard csv quoting (QUOTE_MINIMAL), "\\r\\n" line ends, a header
     (EXPORT_COLUMNS, or FULL_EXPORT_COLUMNS when ``full``) even for zero rows, timestamps as
-    "2026-11-29T11:20:00Z", withdrawn as "true"/"false", missing optional values as "".
+    "2026-11-29T11:20:00Z", withdrawn as "true"/"false", missing optional values as "",
+    text that would start a formula prefixed with "'" (:func:`neutralise_formula`).
 
     Raises:
         ValueError: a naive timestamp (rows before it are already written).

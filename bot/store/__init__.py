@@ -37,7 +37,8 @@ class Store:
 
     @classmethod
     async def open(cls, path: Path) -> Store:
-        """Connect to `path` and apply pending migrations.
+        """Connect to `path`, apply pending migrations and give readers without a public
+        handle one.
 
         Raises DatabaseOpenError (one line for the operator) when the file cannot be used:
         a folder, unwritable, garbage or damaged, read-only, locked; its subclass
@@ -46,13 +47,15 @@ class Store:
         conn = await connect(path)
         try:
             await migrate(conn)
+            store = cls(conn)
+            await store.users.assign_handles()
         except sqlite3.Error as exc:
             await conn.close()
             raise DatabaseOpenError(explain(path, exc)) from None
         except BaseException:
             await conn.close()
             raise
-        return cls(conn)
+        return store
 
     async def close(self) -> None:
         """Finish the queued forecast writes, then close the connection (checkpointing the

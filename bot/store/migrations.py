@@ -293,4 +293,31 @@ CREATE TABLE bot_secrets (
     created_at TEXT NOT NULL
 );
 """,
+    10: """
+-- Telegram's service accounts (777000 "Telegram" for channel auto-forwards, 1087968824 the
+-- anonymous group admin, 136817688 a channel writing in a group) are not readers
+DELETE FROM users WHERE user_id IN (777000, 1087968824, 136817688);
+-- a reader's public label: random, not derived from the Telegram id, unique; set by the
+-- bot (UsersRepo.assign_handles) for rows that have none
+ALTER TABLE users ADD COLUMN handle TEXT;
+CREATE UNIQUE INDEX users_handle ON users(handle);
+-- moderation: readers whose reasons are not shown publicly, and what admins and the
+-- revision limit did (hide, unhide, rate_limited)
+CREATE TABLE hidden_readers (
+    user_id INTEGER PRIMARY KEY REFERENCES users(user_id) ON DELETE CASCADE,
+    hidden_by INTEGER,
+    hidden_at TEXT NOT NULL
+);
+CREATE TABLE moderation_log (
+    id INTEGER PRIMARY KEY,
+    action TEXT NOT NULL CHECK (action IN ('hide', 'unhide', 'rate_limited')),
+    user_id INTEGER REFERENCES users(user_id) ON DELETE CASCADE,
+    admin_id INTEGER,
+    at TEXT NOT NULL
+);
+CREATE INDEX moderation_log_at ON moderation_log(at);
+CREATE INDEX moderation_log_user ON moderation_log(user_id, action, at);
+-- a reader's recent changes on every question (the revision limit)
+CREATE INDEX forecast_history_user_at ON forecast_history(user_id, at);
+""",
 }

@@ -1,19 +1,50 @@
-"""Readers: Telegram identity, chosen language, consent to be named, reachability."""
+"""Readers: Telegram identity, public handle, chosen language, consent to be named,
+reachability."""
 
 from __future__ import annotations
 
+import secrets
+import sqlite3
 from dataclasses import dataclass, fields
 
 import aiosqlite
 
-from bot.store.db import fetch_one, transaction, utcnow
+from bot.store.db import fetch_all, fetch_one, transaction, utcnow
+
+# Telegram's service accounts: 777000 ("Telegram": channel posts auto-forwarded to the
+# discussion group), 1087968824 (GroupAnonymousBot: an anonymous group admin), 136817688
+# (Channel_Bot: a channel writing in a group). They are never stored as readers.
+SERVICE_ACCOUNTS = frozenset({777000, 1087968824, 136817688})
+
+# public handles: "r-" and six characters without look-alikes (no 0/o, 1/i/l), 31**6 ≈ 887
+# million of them, drawn at random (never derived from the Telegram id)
+HANDLE_PREFIX = "r-"
+HANDLE_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
+HANDLE_LENGTH = 6
+_HANDLE_TRIES = 8
+_HANDLE_BATCH = 10_000
+
+
+def new_handle() -> str:
+    """A fresh random handle such as "r-k7q2m9" (cryptographic randomness)."""
+    return HANDLE_PREFIX + "".join(secrets.choice(HANDLE_ALPHABET) for _ in range(HANDLE_LENGTH))
+
+
+def normalise_handle(text: str) -> str | None:
+    """A handle as typed ("r-K7Q2M9", "#k7q2m9", "k7q2m9") in its stored form, or None
+    when it cannot be one."""
+    code = text.strip().lower().lstrip("#").removeprefix(HANDLE_PREFIX)
+    if len(code) != HANDLE_LENGTH or any(c not in HANDLE_ALPHABET for c in code):
+        return None
+    return HANDLE_PREFIX + code
 
 
 @dataclass(frozen=True)
 class Reader:
     """A reader as stored.
 
-    `language` is the one chosen with /language (None: follow `tg_language`);
+    `handle` is the reader's public label ("r-k7q2m9", random; None only for rows not yet
+    given one); `language` is the one chosen with /language (None: follow `tg_language`);
     `named_consent` is None until asked, then 0 or 1; `started` is 1 once the reader opened
     a private chat with the bot (only then may the bot message them); `blocked` is 1 after
     Telegram answered that the reader blocked the bot.
@@ -29,6 +60,7 @@ class Reader:
     blocked: int
     created_at: str
     updated_at: str
+    handle: str | None
 
 
 _COLUMNS = ", ".join(f.name for f in fields(Reader))
@@ -58,24 +90,69 @@ class UsersRepo:
     ) -> Reader:
         """Insert or refresh a reader's Telegram identity; returns the stored reader.
 
-        `started=True` records that the reader has a private chat with the bot (it never
-        goes back to False, except through `set_blocked`).
+        A new reader gets a random public handle. `started=True` records that the reader
+        has a private chat with the bot (it never goes back to False, except through
+        `set_blocked`). Raises ValueError for Telegram's service accounts (SERVICE_ACCOUNTS).
         """
+        if user_id in SERVICE_ACCOUNTS:
+            raise ValueError(f"{user_id} is a Telegram service account, not a reader")
         now = utcnow()
-        async with transaction(self._conn):
-            await self._conn.execute(
-                "INSERT INTO users (user_id, username, first_name, tg_language, started,"
-                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (user_id) DO UPDATE SET username = excluded.username,"
-                " first_name = excluded.first_name, tg_language = excluded.tg_language,"
-                " started = MAX(users.started, excluded.started),"
-                " blocked = CASE WHEN excluded.started = 1 THEN 0 ELSE users.blocked END,"
-                " updated_at = excluded.updated_at",
-                (user_id, username, first_name, tg_language, int(started), now, now),
-            )
+        for attempt in range(_HANDLE_TRIES):
+            try:
+                async with transaction(self._conn):
+                    await self._conn.execute(
+                        "INSERT INTO users (user_id, username, first_name, tg_language,"
+                        " started, created_at, updated_at, handle)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                        " ON CONFLICT (user_id) DO UPDATE SET username = excluded.username,"
+                        " first_name = excluded.first_name, tg_language = excluded.tg_language,"
+                        " started = MAX(users.started, excluded.started),"
+                        " blocked = CASE WHEN excluded.started = 1 THEN 0 ELSE users.blocked END,"
+                        " updated_at = excluded.updated_at,"
+                        " handle = COALESCE(users.handle, excluded.handle)",
+                        (user_id, username, first_name, tg_language, int(started), now, now,
+                         new_handle()),
+                    )  # fmt: skip
+                break
+            except sqlite3.IntegrityError:  # the random handle is taken: draw another
+                if attempt == _HANDLE_TRIES - 1:
+                    raise
         reader = await self.get(user_id)
         assert reader is not None
         return reader
+
+    async def by_handle(self, handle: str) -> Reader | None:
+        """The reader with this public handle (as typed: see `normalise_handle`), or None."""
+        stored = normalise_handle(handle)
+        if stored is None:
+            return None
+        row = await fetch_one(
+            self._conn, f"SELECT {_COLUMNS} FROM users WHERE handle = ?", (stored,)
+        )
+        return Reader(*row) if row else None
+
+    async def assign_handles(self) -> int:
+        """Give every reader without a handle (stored before handles existed, or by a bulk
+        import) a random one; returns how many were given. Batches of 10,000 per
+        transaction; a batch that draws a taken handle is drawn again."""
+        given = 0
+        while True:
+            rows = await fetch_all(
+                self._conn,
+                "SELECT user_id FROM users WHERE handle IS NULL LIMIT ?",
+                (_HANDLE_BATCH,),
+            )
+            if not rows:
+                return given
+            try:
+                async with transaction(self._conn):
+                    await self._conn.executemany(
+                        "UPDATE users SET handle = ? WHERE user_id = ?",
+                        ((new_handle(), row[0]) for row in rows),
+                    )
+            except sqlite3.IntegrityError:
+                continue
+            given += len(rows)
 
     async def set_language(self, user_id: int, language: str) -> None:
         """Store the reader's chosen language ("ru" or "en")."""
