@@ -84,7 +84,8 @@ class Harness:
 
     async def start(self) -> None:
         """Build and start a fresh application on the same database and emulator."""
-        self.app = build_application(self.settings, self.emu.request, rate_limit=False)
+        # PTB's rate limiter on, as in production; retries after transient failures fast
+        self.app = build_application(self.settings, self.emu.request, retry_backoff=0.001)
         self._running = running(self.app)
         await self._running.__aenter__()
 

@@ -214,6 +214,15 @@ class Emulator(
         failures = self._failures.setdefault(method, [])
         failures.extend(ApiError(code, description, parameters) for _ in range(times))
 
+    def flood_chat(self, chat_id: int, retry_after: int = 1, times: int = 1) -> None:
+        """Flood control in one chat: the next `times` sends or edits there get 429 "Too Many
+        Requests: retry after N" with retry_after = N seconds (PTB raises RetryAfter)."""
+        self.flood.setdefault(chat_id, []).extend([retry_after] * times)
+
+    def advance(self, seconds: float) -> None:
+        """Move the emulated time forward (message dates, callback-query expiry)."""
+        self.offset += seconds
+
     def block_user(self, user_id: int) -> None:
         """The user blocked the bot: sends to their private chat get 403."""
         self.blocked.add(user_id)

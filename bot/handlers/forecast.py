@@ -17,7 +17,7 @@ from telegram import ForceReply, Message, Update
 from telegram.constants import ChatType
 
 from bot.handlers.callbacks import BadCallbackData, unpack, unpack_int
-from bot.handlers.common import BotContext, edit, in_private, is_reader, reply
+from bot.handlers.common import BotContext, confirming, edit, in_private, is_reader, reply
 from bot.handlers.start import send_greeting
 from bot.services.probability import (
     MAX_REASON_CHARS,
@@ -177,7 +177,8 @@ async def store_and_confirm(
     await changed(context, question.id)
     text = view.recorded(new, old, lang, parsed.rounded_from, question)
     markup = view.after_keyboard(question.id, bool(new.reason), lang)
-    await reply(update.effective_message, text, reply_markup=markup)
+    async with confirming():
+        await reply(update.effective_message, text, reply_markup=markup)
     if parsed.reason:
         await maybe_ask_consent(update, context, question)
 
@@ -205,17 +206,19 @@ async def preset_button(update: Update, context: BotContext) -> None:
         question.id, update.effective_user.id, probability, language=lang
     )
     await changed(context, question.id)
-    if not in_private(update) or query.message is None:
-        # a public keyboard: tell only the reader who tapped, keep the chat quiet
-        await query.answer(view.recorded_alert(new, old, lang), show_alert=True)
-        return
-    await query.answer(t(lang, "forecast.recorded_short", probability=percent(probability, lang)))
-    assert isinstance(query.message, Message)
-    await edit(
-        query.message,
-        view.recorded(new, old, lang, None, question),
-        reply_markup=view.after_keyboard(question.id, bool(new.reason), lang),
-    )
+    async with confirming():
+        if not in_private(update) or query.message is None:
+            # a public keyboard: tell only the reader who tapped, keep the chat quiet
+            await query.answer(view.recorded_alert(new, old, lang), show_alert=True)
+            return
+        short = t(lang, "forecast.recorded_short", probability=percent(probability, lang))
+        await query.answer(short)
+        assert isinstance(query.message, Message)
+        await edit(
+            query.message,
+            view.recorded(new, old, lang, None, question),
+            reply_markup=view.after_keyboard(question.id, bool(new.reason), lang),
+        )
 
 
 async def open_card_button(update: Update, context: BotContext) -> None:
