@@ -98,6 +98,12 @@ def reason(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
+def file_refused(error: BadRequest) -> bool:
+    """Whether Telegram refused a file_id we sent (unknown, expired or of another bot)."""
+    text = error.message.lower()
+    return "file identifier" in text or "file_reference" in text or "file_id" in text
+
+
 def is_expected(error: BaseException) -> bool:
     """Whether `error` is an ordinary Telegram condition rather than a bug of ours:
     network failures and 5xx (after retries), Forbidden, flood control, and the bad

@@ -4,6 +4,7 @@ traceback only for our own bugs, at most one apology per update, and never a re-
 from __future__ import annotations
 
 import logging
+import sqlite3
 
 from telegram import Message, Update
 from telegram.error import Forbidden, TelegramError
@@ -46,6 +47,8 @@ async def on_error(update: object, context: BotContext) -> None:
         logger.warning(
             "Update %s: %s failed: %s", update_id, policy.failed_method(), policy.reason(error)
         )
+    elif isinstance(error, sqlite3.OperationalError):  # disk full, lock timeout: not a bug
+        logger.error("Update %s: the database refused: %s", update_id, error)
     else:
         logger.error("Update %s failed", update_id, exc_info=error)
     if isinstance(update, Update):

@@ -8,9 +8,12 @@ version and language (the uploaded photo's file_id is reused until the forecasts
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from telegram import Message, Update
+from telegram.error import BadRequest
 
+from bot import telegram_policy as policy
 from bot.handlers.common import BotContext, in_private, is_reader, reply
 from bot.handlers.forecast import question_for, question_from_data
 from bot.handlers.start import send_greeting
@@ -19,6 +22,8 @@ from bot.services.results import ResultsCache, ResultsSnapshot
 from bot.store.forecasts import Question
 from bot.texts import forecast as view
 from bot.texts import t
+
+logger = logging.getLogger(__name__)
 
 
 async def results_command(update: Update, context: BotContext) -> None:
@@ -110,7 +115,17 @@ async def send_chart(
     kwargs = {}
     if message.message_thread_id and not message.is_topic_message:
         kwargs["reply_to_message_id"] = message.message_id
-    sent = await message.reply_photo(photo, caption=caption, **kwargs)  # type: ignore[arg-type]
+    try:
+        sent = await message.reply_photo(photo, caption=caption, **kwargs)  # type: ignore[arg-type]
+    except BadRequest as exc:
+        if not isinstance(photo, str) or not policy.file_refused(exc):
+            raise
+        # Telegram no longer takes the cached file_id: drop it, upload the bytes once
+        policy.count("file_id_refused")
+        logger.info("sendPhoto: cached chart refused (%s); uploading it again", exc.message)
+        charts.pop(key, None)
+        photo = await asyncio.to_thread(render_chart, snap, view.chart_labels(question, lang))
+        sent = await message.reply_photo(photo, caption=caption, **kwargs)  # type: ignore[arg-type]
     if sent.photo:
         charts[key] = (snap.version, sent.photo[-1].file_id)
 
