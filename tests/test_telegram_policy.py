@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,18 +18,7 @@ from tests.conftest import Harness, buttons, plain
 APOLOGY_RU = "Извините, у меня что-то пошло не так. Попробуйте ещё раз чуть позже."
 
 
-@pytest.fixture(autouse=True)
-def _no_tracebacks(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    """Expected conditions never log a traceback; ERROR is kept for the database refusing."""
-    caplog.set_level(logging.INFO)
-    yield
-    records = caplog.get_records("setup") + caplog.get_records("call")
-    bugs = [
-        r
-        for r in records
-        if r.exc_info or (r.levelno >= logging.ERROR and "database refused" not in r.getMessage())
-    ]
-    assert not bugs, [r.getMessage() for r in bugs]
+pytestmark = pytest.mark.usefixtures("no_tracebacks")
 
 
 async def qid(harness: Harness) -> int:
