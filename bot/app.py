@@ -30,7 +30,7 @@ from telegram.ext import (
     TypeHandler,
     filters,
 )
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.config import Settings
 from bot.handlers import (
@@ -54,6 +54,7 @@ from bot.handlers.errors import on_error
 from bot.services.dataset import DEFAULT_DATASET, load_dataset
 from bot.store import Store
 from bot.store.secrets import EXPORT_SALT
+from bot.telegram_policy import PolicyRequest
 from bot.texts import LANGUAGES, t
 
 logger = logging.getLogger(__name__)
@@ -100,12 +101,20 @@ ADMIN_COMMANDS = (
 
 
 def build_application(
-    settings: Settings, request: BaseRequest | None = None, *, rate_limit: bool = True
+    settings: Settings,
+    request: BaseRequest | None = None,
+    *,
+    rate_limit: bool | AIORateLimiter = True,
+    retry_backoff: float = 0.5,
 ) -> Application[Any, Any, Any, Any, Any, Any]:
     """The bot: settings in bot_data, store opened in post_init, every handler registered.
 
-    `request` replaces the HTTP transport (the emulator passes its own); `rate_limit` adds
-    PTB's AIORateLimiter, which also waits out flood-control (RetryAfter) answers.
+    `request` replaces the HTTP transport (the emulator passes its own); every call but
+    getUpdates goes through the Bot API policy (bot.telegram_policy.PolicyRequest: retries
+    after transient failures starting at `retry_backoff` seconds, supergroup migrations,
+    benign answers). `rate_limit` adds PTB's AIORateLimiter (or is the one to use), which
+    also waits out flood-control (RetryAfter) answers. Every send may go out without its
+    reply target when that message was deleted meanwhile (Defaults).
     """
     token = settings.bot_token.get_secret_value() if settings.bot_token else EMULATOR_TOKEN
     builder = (
@@ -113,15 +122,29 @@ def build_application(
         .token(token)
         .base_url(settings.telegram_api_base_url)
         .base_file_url(settings.telegram_file_base_url)
-        .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=None))
+        .defaults(
+            Defaults(
+                parse_mode=ParseMode.HTML,
+                link_preview_options=None,
+                allow_sending_without_reply=True,
+            )
+        )
         .context_types(ContextTypes(context=BotContext))
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
     )
-    if rate_limit:
+    if isinstance(rate_limit, AIORateLimiter):
+        builder = builder.rate_limiter(rate_limit)  # type: ignore[arg-type]
+    elif rate_limit:
         builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # type: ignore[arg-type]
+    policy = PolicyRequest(
+        request or HTTPXRequest(connection_pool_size=256),
+        backoff=retry_backoff,
+        on_migrated=lambda old, new: membership.migrate_chat(app, old, new),
+    )
+    builder = builder.request(policy)
     if request is not None:
-        builder = builder.request(request).get_updates_request(request)
+        builder = builder.get_updates_request(request)
     app = builder.build()
     app.bot_data["settings"] = settings
     _register(app)

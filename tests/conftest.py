@@ -84,7 +84,8 @@ class Harness:
 
     async def start(self) -> None:
         """Build and start a fresh application on the same database and emulator."""
-        self.app = build_application(self.settings, self.emu.request, rate_limit=False)
+        # PTB's rate limiter on, as in production; retries after transient failures fast
+        self.app = build_application(self.settings, self.emu.request, retry_backoff=0.001)
         self._running = running(self.app)
         await self._running.__aenter__()
 
@@ -126,8 +127,14 @@ class Harness:
 
 
 def plain(text: str) -> str:
-    """`text` with no-break and narrow no-break spaces (Babel's separators) as spaces."""
-    return text.replace("\xa0", " ").replace("\u202f", " ")
+    """`text` with no-break and narrow no-break spaces (Babel's separators) as spaces, and
+    without the invisible isolates (U+2068, U+2069) around readers' names."""
+    return (
+        text.replace("\xa0", " ")
+        .replace("\u202f", " ")
+        .replace("\u2068", "")
+        .replace("\u2069", "")
+    )
 
 
 def buttons(message: dict[str, Any]) -> list[tuple[str, str]]:
@@ -203,3 +210,18 @@ def admin(emu: Emulator) -> dict[str, Any]:
 def group(emu: Emulator) -> dict[str, Any]:
     """A supergroup where the bot is a member (privacy mode: commands and replies only)."""
     return emu.group(-1001234, "Readers' club", supergroup=True)
+
+
+@pytest.fixture
+def no_tracebacks(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Fails the test if anything was logged with a traceback, or at ERROR (except the
+    database refusing a write): expected conditions are one INFO/WARNING line."""
+    caplog.set_level(logging.INFO)
+    yield
+    records = caplog.get_records("setup") + caplog.get_records("call")
+    bugs = [
+        r
+        for r in records
+        if r.exc_info or (r.levelno >= logging.ERROR and "database refused" not in r.getMessage())
+    ]
+    assert not bugs, [r.getMessage() for r in bugs]

@@ -163,7 +163,7 @@ async def test_group_two_readers_each_with_their_own_forecast(
     # Bob asks for an exact value: a selective ForceReply that mentions him
     await harness.press(bob, card, "✏️ Exact %")
     prompt = harness.emu.last_sent(group["id"])
-    assert prompt["html"].startswith('<a href="tg://user?id=102">Bob</a>')
+    assert plain(prompt["html"]).startswith('<a href="tg://user?id=102">Bob</a>')
     assert prompt["force_reply"]["selective"] is True
     # Anna's reply to Bob's prompt does not count
     ignored = await harness.send(anna, "10", chat=group, reply_to=prompt)

@@ -149,10 +149,11 @@ async def test_command_menu_is_set_per_language_and_scope(harness: Harness) -> N
 async def test_a_failure_gets_an_apology_and_the_bot_keeps_running(
     harness: Harness, bob: dict[str, Any], caplog: Any
 ) -> None:
-    harness.emu.fail_next("sendMessage", 500, "Internal Server Error: try again")
+    harness.emu.fail_next("sendMessage", 500, "Internal Server Error: try again", times=4)
     step = await harness.send(bob, "/stats")
     assert step.texts == ["Sorry, something went wrong on my side. Please try again in a moment."]
-    assert "Update" in caplog.text and "Traceback" in caplog.text
+    assert "sendMessage failed after 4 attempts: Internal Server Error" in caplog.text
+    assert "Traceback" not in caplog.text
     assert "183 models" in (await harness.send(bob, "/stats")).text
 
 

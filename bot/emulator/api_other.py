@@ -12,6 +12,7 @@ from bot.emulator.errors import ApiError, bad_request, forbidden
 from bot.emulator.state import PRESENT, EmulatorState, FileMap, JSONDict, clone, member_json
 
 _COMMAND_NAME = re.compile(r"^[a-z0-9_]{1,32}$")
+CALLBACK_ANSWER_SECONDS = 15  # Telegram drops a callback query's answer after this
 _QUERY_INVALID = "query is too old and response timeout expired or query ID is invalid"
 _NO_GIFTS = {
     "unlimited_gifts": False,
@@ -159,13 +160,15 @@ class QueryMethods(EmulatorState):
     def api_answer_callback_query(self, params: JSONDict, files: FileMap) -> bool:
         """answerCallbackQuery: callback_query_id, text (<= 200), show_alert -> True.
 
-        A query may be answered once; unknown or answered ids are rejected like Telegram.
+        A query may be answered once and within CALLBACK_ANSWER_SECONDS of emulated time;
+        unknown, answered or expired ids are rejected like Telegram.
         """
         query_id = str(params.get("callback_query_id"))
-        if query_id not in self._open_callbacks:
+        sent = self._open_callbacks.get(query_id)
+        if sent is None or self.time() - sent > CALLBACK_ANSWER_SECONDS:
             raise bad_request(_QUERY_INVALID)
         check_callback_answer(params.get("text"))
-        self._open_callbacks.discard(query_id)
+        del self._open_callbacks[query_id]
         self.callback_answers[query_id] = clone(params)
         return True
 

@@ -121,13 +121,19 @@ class Emulator(
         except UnsupportedMethodError as exc:
             call.error, call.error_code = str(exc), 404
             raise
+        except ConnectionResetError as exc:
+            call.error, call.error_code = str(exc), 0
+            raise
         call.result = clone(result)
         return 200, {"ok": True, "result": result}
 
     async def _answer(self, method: str, params: JSONDict, files: FileMap) -> Any:
         failures = self._failures.get(method)
         if failures:
-            raise failures.pop(0)
+            failure = failures.pop(0)
+            if failure.code == 0:
+                raise ConnectionResetError(failure.description)
+            raise failure
         if method == "getUpdates":
             return await self.api_get_updates(params, files)
         handler = self._handlers.get(method)
@@ -208,11 +214,21 @@ class Emulator(
         """Make the next `times` calls of `method` fail with this Telegram error.
 
         `description` is the full text ("Too Many Requests: retry after 3"); `retry_after`
-        (seconds) makes python-telegram-bot raise RetryAfter.
+        (seconds) makes python-telegram-bot raise RetryAfter. Code 0 drops the connection
+        instead: the transport raises ConnectionResetError(description).
         """
         parameters = {"retry_after": retry_after} if retry_after else None
         failures = self._failures.setdefault(method, [])
         failures.extend(ApiError(code, description, parameters) for _ in range(times))
+
+    def flood_chat(self, chat_id: int, retry_after: int = 1, times: int = 1) -> None:
+        """Flood control in one chat: the next `times` sends or edits there get 429 "Too Many
+        Requests: retry after N" with retry_after = N seconds (PTB raises RetryAfter)."""
+        self.flood.setdefault(chat_id, []).extend([retry_after] * times)
+
+    def advance(self, seconds: float) -> None:
+        """Move the emulated time forward (message dates, callback-query expiry)."""
+        self.offset += seconds
 
     def block_user(self, user_id: int) -> None:
         """The user blocked the bot: sends to their private chat get 403."""

@@ -150,6 +150,7 @@ class EmulatorState:
             "supports_inline_queries": True,
         }
         self.clock: Callable[[], float] = time.time  # replace for fixed message dates
+        self.offset = 0.0  # seconds added to the clock by advance()
         self.users: dict[int, JSONDict] = {}
         self.chats: dict[int, ChatState] = {}
         self.calls: list[ApiCall] = []
@@ -159,7 +160,8 @@ class EmulatorState:
         self.not_started: set[int] = set()
         self.callback_answers: dict[str, JSONDict] = {}  # query id -> answerCallbackQuery params
         self.inline_answers: dict[str, JSONDict] = {}  # query id -> answerInlineQuery params
-        self._open_callbacks: set[str] = set()
+        self._open_callbacks: dict[str, float] = {}  # query id -> when it was sent (time())
+        self.flood: dict[int, list[int]] = {}  # chat id -> retry_after (s) of the next sends
         self._open_inline: set[str] = set()
         self.webhook_url = ""
         self.commands: dict[tuple[str, str], list[JSONDict]] = {}  # (scope JSON, lang) -> list
@@ -179,9 +181,13 @@ class EmulatorState:
         """The bot's user id."""
         return int(self.bot_user["id"])
 
+    def time(self) -> float:
+        """The emulated time (Unix seconds): the clock plus what advance() added."""
+        return self.clock() + self.offset
+
     def now(self) -> int:
         """Unix time for message dates."""
-        return int(self.clock())
+        return int(self.time())
 
     def next_id(self) -> int:
         """A fresh positive number (query ids and file ids share it)."""
@@ -231,6 +237,12 @@ class EmulatorState:
     def writable_chat(self, chat_id: object) -> ChatState:
         """The chat, if the bot may send there; else the ApiError Telegram gives."""
         state = self.find_chat(chat_id)
+        waits = self.flood.get(state.id)
+        if waits:
+            retry_after = waits.pop(0)
+            raise ApiError(
+                429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}
+            )
         if state.migrated_to is not None:
             raise ApiError(
                 400,

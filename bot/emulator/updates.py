@@ -41,12 +41,16 @@ class UpdateBuilders(EmulatorState):
         username: str | None = None,
         last_name: str | None = None,
         is_bot: bool = False,
+        started: bool = True,
     ) -> JSONDict:
-        """A User dict, remembered so the bot may message them (as if they pressed Start)."""
+        """A User dict, remembered so the bot may message them (as if they pressed Start);
+        with `started=False` the bot may not, until they write to it in private."""
         user: JSONDict = {"id": user_id, "is_bot": is_bot, "first_name": first_name}
         optional = {"last_name": last_name, "username": username, "language_code": language_code}
         user.update({key: value for key, value in optional.items() if value})
         self.users[user_id] = user
+        if not started:
+            self.not_started.add(user_id)
         return clone(user)
 
     def private_chat(self, user: JSONDict) -> JSONDict:
@@ -157,6 +161,8 @@ class UpdateBuilders(EmulatorState):
         if user is not None:
             message["from"] = clone(user)
             self.users.setdefault(int(user["id"]), clone(user))
+            if state.type == "private":  # writing to the bot starts it
+                self.not_started.discard(int(user["id"]))
             if state.type in ("group", "supergroup"):
                 state.members.setdefault(int(user["id"]), member_json(user, "member"))
         if sender_chat is not None:
@@ -193,7 +199,7 @@ class UpdateBuilders(EmulatorState):
         else:
             query["inline_message_id"] = inline_message_id
             query["chat_instance"] = "0"
-        self._open_callbacks.add(query_id)
+        self._open_callbacks[query_id] = self.time()
         return self._update("callback_query", query)
 
     def press(self, user: JSONDict, message: JSONDict, button: str | int) -> JSONDict:

@@ -11,9 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import warnings
 from dataclasses import dataclass, field
-from datetime import timedelta
 from html import escape
 from typing import Any
 
@@ -21,6 +19,7 @@ from telegram import ChatMemberAdministrator, ChatMemberOwner, Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
+from bot import telegram_policy as policy
 from bot.handlers import forecast
 from bot.handlers.common import BotContext, in_private, is_reader, reply
 from bot.handlers.forecast import EXACT, REASON
@@ -33,8 +32,6 @@ from bot.texts import t
 
 logger = logging.getLogger(__name__)
 
-EDIT_ATTEMPTS = 4  # tries per tally edit while Telegram answers RetryAfter
-MAX_FLOOD_WAIT = 300.0  # seconds: longer flood waits are not waited out inside one job
 STARTUP_REFRESH_SECONDS = 30.0  # after a start, catch up on tallies whose edit was lost
 
 
@@ -256,7 +253,7 @@ async def tally_job(context: BotContext) -> None:
 async def refresh_post(context: BotContext, chat_id: int, message_id: int) -> bool:
     """Edit the post's tally when the count or the median shown would change.
 
-    At most one edit per post every TALLY_INTERVAL_SECONDS; waits out RetryAfter (bounded);
+    At most one edit per post every TALLY_INTERVAL_SECONDS (flood control: AIORateLimiter);
     a post that is gone or no longer editable is deactivated. True when edited.
     """
     state = tally_state(context)
@@ -292,53 +289,39 @@ async def refresh_post(context: BotContext, chat_id: int, message_id: int) -> bo
         return True
 
 
-def retry_seconds(exc: RetryAfter) -> float:
-    """RetryAfter's wait in seconds (PTB warns about the attribute's future type)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        value: Any = exc.retry_after
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
-
-
 async def _edit_post(context: BotContext, post: ChannelPost, text: str, markup: Any) -> bool:
-    """editMessageText with flood-control waits; never raises. True when the post shows
-    `text` afterwards."""
-    for attempt in range(1, EDIT_ATTEMPTS + 1):
-        try:
-            await context.bot.edit_message_text(
-                text, chat_id=post.chat_id, message_id=post.message_id, reply_markup=markup
-            )
+    """editMessageText; never raises. True when the post shows `text` afterwards.
+
+    Flood control is PTB's AIORateLimiter's: it waits out RetryAfter answers and retries; when
+    they persist, this edit is given up until the next forecast or start-up.
+    """
+    try:
+        await context.bot.edit_message_text(
+            text, chat_id=post.chat_id, message_id=post.message_id, reply_markup=markup
+        )
+        return True
+    except RetryAfter:
+        policy.count("flood_control")
+        logger.warning(
+            "Tally of %s/%s: flood control, giving up for now", post.chat_id, post.message_id
+        )
+        return False
+    except BadRequest as exc:
+        if "not modified" in exc.message.lower():
             return True
-        except RetryAfter as exc:
-            wait = retry_seconds(exc)
-            if attempt == EDIT_ATTEMPTS or wait > MAX_FLOOD_WAIT:
-                logger.warning(
-                    "Tally of %s/%s: flood control, giving up for now",
-                    post.chat_id,
-                    post.message_id,
-                )
-                return False
-            logger.info(
-                "Tally of %s/%s: flood control, waiting %s s", post.chat_id, post.message_id, wait
-            )
-            await asyncio.sleep(wait)
-        except BadRequest as exc:
-            text_lower = exc.message.lower()
-            if "not modified" in text_lower:
-                return True
-            logger.warning(
-                "Tally of %s/%s not editable: %s", post.chat_id, post.message_id, exc.message
-            )
-            await context.store.channel.deactivate_post(post.chat_id, post.message_id)
-            return False
-        except Forbidden as exc:
-            logger.warning("Bot lost channel %s: %s", post.chat_id, exc.message)
-            await context.store.channel.set_chat_status(post.chat_id, "channel", "left")
-            return False
-        except TelegramError as exc:
-            logger.warning("Tally of %s/%s failed: %s", post.chat_id, post.message_id, exc)
-            return False
-    return False
+        logger.warning(
+            "Tally of %s/%s not editable: %s", post.chat_id, post.message_id, exc.message
+        )
+        await context.store.channel.deactivate_post(post.chat_id, post.message_id)
+        return False
+    except Forbidden as exc:
+        policy.count("forbidden")
+        logger.warning("Bot lost channel %s: %s", post.chat_id, exc.message)
+        await context.store.channel.set_chat_status(post.chat_id, "channel", "left")
+        return False
+    except TelegramError as exc:
+        logger.warning("Tally of %s/%s failed: %s", post.chat_id, post.message_id, exc)
+        return False
 
 
 # --- deep links ------------------------------------------------------------------------------

@@ -4,14 +4,16 @@ in the same thread, and command registration that ignores edited messages."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
 from typing import Any
 
 from telegram import Message, ReplyParameters, Update, User
 from telegram.constants import ChatType
-from telegram.error import BadRequest
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import CallbackContext, CommandHandler, ExtBot, filters
 
+from bot import telegram_policy as policy
 from bot.config import Settings
 from bot.store import Store
 from bot.store.users import SERVICE_ACCOUNTS
@@ -112,10 +114,41 @@ async def reply(message: Message, text: str, **kwargs: Any) -> Message:
 
 
 async def edit(message: Message, text: str, **kwargs: Any) -> None:
-    """Edit a bot message in place. Telegram refuses an edit that changes nothing ("message
-    is not modified", e.g. a second tap on the button already shown): that is not an error."""
+    """Edit a bot message in place.
+
+    Telegram refuses an edit that changes nothing ("message is not modified", e.g. a second
+    tap on the button already shown): that is not an error. When the message is gone or too
+    old to edit, the text is sent as a fresh message in the same chat and thread.
+    """
     try:
         await message.edit_text(text, **kwargs)
     except BadRequest as exc:
-        if "not modified" not in exc.message.lower():
+        lowered = exc.message.lower()
+        if "not modified" in lowered:
+            return
+        if "message to edit not found" not in lowered and "can't be edited" not in lowered:
             raise
+        policy.count("edit_target_missing")
+        logger.info("editMessageText: %s; sending a new message", exc.message)
+        thread = message.message_thread_id if message.is_topic_message else None
+        await message.chat.send_message(text, message_thread_id=thread, **kwargs)
+
+
+class AfterStore(Exception):
+    """Telling the reader failed after their data was stored; `apology` is the catalog key
+    of the truthful apology (with a `<key>_short` variant for alerts). The Telegram error is
+    the __cause__."""
+
+    def __init__(self, apology: str) -> None:
+        super().__init__(apology)
+        self.apology = apology
+
+
+@asynccontextmanager
+async def confirming(apology: str = "error.recorded") -> AsyncIterator[None]:
+    """Wrap the confirmation sent after a write: a Telegram failure inside becomes
+    AfterStore(apology), so the error handler says the data was kept instead of "try again"."""
+    try:
+        yield
+    except TelegramError as exc:
+        raise AfterStore(apology) from exc

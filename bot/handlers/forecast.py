@@ -17,8 +17,9 @@ from telegram import ForceReply, Message, Update
 from telegram.constants import ChatType
 
 from bot.handlers.callbacks import BadCallbackData, unpack, unpack_int
-from bot.handlers.common import BotContext, edit, in_private, is_reader, reply
+from bot.handlers.common import BotContext, confirming, edit, in_private, is_reader, reply
 from bot.handlers.start import send_greeting
+from bot.services.hygiene import clean_reason, display_name, strip_format
 from bot.services.probability import (
     MAX_REASON_CHARS,
     ParsedForecast,
@@ -28,7 +29,7 @@ from bot.services.probability import (
 from bot.store.db import from_iso
 from bot.store.forecasts import Question
 from bot.texts import forecast as view
-from bot.texts import percent, t
+from bot.texts import percent, pick_language, t
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +62,9 @@ def mention(update: Update) -> str:
     """An HTML mention of the reader (a text mention works without a username)."""
     user = update.effective_user
     assert user
-    return f'<a href="tg://user?id={user.id}">{escape(user.first_name)}</a>'
+    fallback = t(pick_language(user.language_code, "en"), "results.a_reader")
+    name = display_name(user.first_name) or fallback
+    return f'<a href="tg://user?id={user.id}">{escape(name)}</a>'
 
 
 async def refuse_non_reader(update: Update, context: BotContext) -> bool:
@@ -177,7 +180,8 @@ async def store_and_confirm(
     await changed(context, question.id)
     text = view.recorded(new, old, lang, parsed.rounded_from, question)
     markup = view.after_keyboard(question.id, bool(new.reason), lang)
-    await reply(update.effective_message, text, reply_markup=markup)
+    async with confirming():
+        await reply(update.effective_message, text, reply_markup=markup)
     if parsed.reason:
         await maybe_ask_consent(update, context, question)
 
@@ -205,17 +209,19 @@ async def preset_button(update: Update, context: BotContext) -> None:
         question.id, update.effective_user.id, probability, language=lang
     )
     await changed(context, question.id)
-    if not in_private(update) or query.message is None:
-        # a public keyboard: tell only the reader who tapped, keep the chat quiet
-        await query.answer(view.recorded_alert(new, old, lang), show_alert=True)
-        return
-    await query.answer(t(lang, "forecast.recorded_short", probability=percent(probability, lang)))
-    assert isinstance(query.message, Message)
-    await edit(
-        query.message,
-        view.recorded(new, old, lang, None, question),
-        reply_markup=view.after_keyboard(question.id, bool(new.reason), lang),
-    )
+    async with confirming():
+        if not in_private(update) or query.message is None:
+            # a public keyboard: tell only the reader who tapped, keep the chat quiet
+            await query.answer(view.recorded_alert(new, old, lang), show_alert=True)
+            return
+        short = t(lang, "forecast.recorded_short", probability=percent(probability, lang))
+        await query.answer(short)
+        assert isinstance(query.message, Message)
+        await edit(
+            query.message,
+            view.recorded(new, old, lang, None, question),
+            reply_markup=view.after_keyboard(question.id, bool(new.reason), lang),
+        )
 
 
 async def open_card_button(update: Update, context: BotContext) -> None:
@@ -316,7 +322,7 @@ async def text_input(update: Update, context: BotContext) -> None:
             await thread_reply(update, context)
         return
     question = await question_for(context)
-    if question is not None and NUMBER_FIRST.match(message.text):
+    if question is not None and NUMBER_FIRST.match(strip_format(message.text)):
         # "70" or "70 % because…": a forecast on the reader's current question
         await record_typed(update, context, question, message.text)
     elif question is not None:
@@ -355,7 +361,7 @@ async def answer_prompt(update: Update, context: BotContext, kind: str, question
     if kind == EXACT:
         await record_typed(update, context, question, message.text)
         return
-    await save_reason(update, context, question, message.text.strip())
+    await save_reason(update, context, question, clean_reason(message.text).strip())
 
 
 async def save_reason(

@@ -5,9 +5,11 @@ stored; nothing is sent."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from telegram import Update
 from telegram.constants import ChatMemberStatus, ChatType
+from telegram.ext import Application
 
 from bot.handlers.common import BotContext
 
@@ -59,6 +61,14 @@ async def on_migrate(update: Update, context: BotContext) -> None:
     else:
         return
     logger.info("Group %s migrated to supergroup %s", old, new)
-    await context.store.channel.migrate_chat(old, new)
-    if message.migrate_to_chat_id and old in context.application.chat_data:
-        context.application.migrate_chat_data(old_chat_id=old, new_chat_id=new)
+    await migrate_chat(context.application, old, new)
+
+
+async def migrate_chat(app: Application[Any, Any, Any, Any, Any, Any], old: int, new: int) -> None:
+    """Move what the bot keeps about group `old` (store rows, chat_data) to supergroup `new`.
+
+    Idempotent: the migration update and a send answered with ChatMigrated both call it.
+    """
+    await app.bot_data["store"].channel.migrate_chat(old, new)
+    if old in app.chat_data and new not in app.chat_data:
+        app.migrate_chat_data(old_chat_id=old, new_chat_id=new)

@@ -27,6 +27,7 @@ from bot.handlers.common import (
     reply,
 )
 from bot.services.export_format import pseudonym
+from bot.services.hygiene import display_name
 from bot.services.scoring import score_reader
 from bot.store.admin import Score, ScoredReader
 from bot.store.db import from_iso, to_iso
@@ -312,9 +313,11 @@ async def leaderboard_command(update: Update, context: BotContext) -> None:
 
 
 def leaderboard_row(place: int, entry: ScoredReader, salt: str, lang: str) -> str:
-    """ "1. Anna — 0.090 (final 0.090)"; unnamed readers as "a reader r-1a2b3c"."""
-    if entry.named_consent == 1 and entry.first_name:
-        name = escape(entry.first_name[:40])
+    """ "1. Anna — 0.090 (final 0.090)"; unnamed readers (or names with nothing visible) as
+    "a reader r-1a2b3c"."""
+    shown = display_name((entry.first_name or "")[:40]) if entry.named_consent == 1 else None
+    if shown:
+        name = escape(shown)
     else:
         short = pseudonym(entry.score.user_id, salt)[:8]
         name = t(lang, "admin.leaderboard.anonymous", pseudonym=short)

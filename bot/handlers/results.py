@@ -8,10 +8,13 @@ uploaded photo's file_id is reused until a background task has drawn its success
 
 from __future__ import annotations
 
+import logging
 from functools import partial
 
 from telegram import Message, Update
+from telegram.error import BadRequest
 
+from bot import telegram_policy as policy
 from bot.handlers.common import BotContext, in_private, is_reader, reply
 from bot.handlers.forecast import question_for, question_from_data
 from bot.handlers.start import send_greeting
@@ -20,6 +23,8 @@ from bot.services.results import ChartCache, Freshness, ResultsCache, ResultsSna
 from bot.store.forecasts import Question
 from bot.texts import forecast as view
 from bot.texts import t
+
+logger = logging.getLogger(__name__)
 
 
 async def results_command(update: Update, context: BotContext) -> None:
@@ -124,7 +129,17 @@ async def send_chart(
     kwargs = {}
     if message.message_thread_id and not message.is_topic_message:
         kwargs["reply_to_message_id"] = message.message_id
-    sent = await message.reply_photo(chart.photo, caption=caption, **kwargs)  # type: ignore[arg-type]
+    try:
+        sent = await message.reply_photo(chart.photo, caption=caption, **kwargs)  # type: ignore[arg-type]
+    except BadRequest as exc:
+        if not isinstance(chart.photo, str) or not policy.file_refused(exc):
+            raise
+        # Telegram no longer takes the cached file_id: drop it, upload the bytes once
+        policy.count("file_id_refused")
+        logger.info("sendPhoto: cached chart refused (%s); uploading it again", exc.message)
+        charts.forget(key, chart)
+        chart = await charts.get(key, snap.version, draw, context.application.create_task)
+        sent = await message.reply_photo(chart.photo, caption=caption, **kwargs)  # type: ignore[arg-type]
     if sent.photo and isinstance(chart.photo, bytes):
         charts.uploaded(key, chart, sent.photo[-1].file_id)
 

@@ -3,6 +3,9 @@
 Rules (nothing is ever cut or guessed silently; anything doubtful raises
 :class:`ProbabilityError` with a machine-readable ``code``):
 
+* Before parsing, control and bidi characters are removed (as from every reason) and so
+  are invisible format characters (``6\u200b3`` is 63); digits of any script count as
+  digits (see bot.services.hygiene).
 * Numbers: ASCII or full-width digits with an optional "," or "." decimal part ("70,5",
   "70.5"); a sign counts only when it starts a word ("-5", not the dash in "60-70"). Digits
   glued to letters ("top20", "70th") are not numbers.
@@ -19,7 +22,7 @@ Rules (nothing is ever cut or guessed silently; anything doubtful raises
 * Two numbers joined as a range or an alternative ("60 or 70", "60-70 %", "60/70",
   "от 60 до 70") are "ambiguous".
 * After rounding the probability must be within 1..99, else "out_of_range" (0, 100, 150,
-  -5, 99.6).
+  -5, 99.6, any number of digits).
 * The reason is the text left after removing the number phrase, with whitespace and dangling
   separators (",", ";", ":", dashes) trimmed at both ends; longer than MAX_REASON_CHARS code
   points → "too_long".
@@ -34,6 +37,8 @@ import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
+
+from bot.services.hygiene import ascii_digits, clean_reason, strip_format
 
 MAX_REASON_CHARS = 1000
 MIN_PROBABILITY = 1
@@ -190,7 +195,8 @@ def _build(token: _Token, reason: str, *, grouped: list[_Token]) -> ParsedForeca
     value = token.value
     if value > 0 and token.has_fraction and value <= 1 and not token.marked:
         raise ProbabilityError("ambiguous", f"{token.literal} could be a fraction or a percentage")
-    rounded = _round_half_up(value)
+    # beyond 3 integer digits it is out of range; rounding 29+ digits would overflow Decimal
+    rounded = _round_half_up(value) if value.adjusted() < 3 else value
     if not MIN_PROBABILITY <= rounded <= MAX_PROBABILITY:
         raise ProbabilityError(
             "out_of_range", f"{token.sign}{token.literal} is not within 1..99 %"
@@ -253,10 +259,10 @@ def parse_forecast(text: str, *, require_leading: bool) -> ParsedForecast:
         ProbabilityError: with ``code`` "missing", "not_a_number", "ambiguous",
             "out_of_range" or "too_long".
     """
-    stripped = text.strip()
+    stripped = strip_format(clean_reason(text)).strip()
     if not stripped:
         raise ProbabilityError("missing", "no text")
-    translated = stripped.translate(_TRANSLATE)
+    translated = ascii_digits(stripped.translate(_TRANSLATE))
     tokens = _find_tokens(translated)
     if require_leading:
         return _parse_leading(translated, stripped, tokens)

@@ -211,3 +211,8 @@ class ChartCache:
         was drawn meanwhile."""
         if self._charts.get(key) is chart:
             self._charts[key] = replace(chart, photo=file_id)
+
+    def forget(self, key: tuple[int, str], chart: Chart) -> None:
+        """Drop `chart` (e.g. Telegram refused its file_id), unless a newer one replaced it."""
+        if self._charts.get(key) is chart:
+            del self._charts[key]

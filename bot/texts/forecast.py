@@ -9,6 +9,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.handlers.callbacks import pack
 from bot.services.chart import ChartLabels
+from bot.services.hygiene import CAPTION_LIMIT, TEXT_LIMIT, display_name, shorten, tg_length
 from bot.services.results import ResultsSnapshot
 from bot.store.db import from_iso
 from bot.store.forecasts import Forecast, HistoryEntry, Question
@@ -17,6 +18,12 @@ from bot.texts import day, moment, number, percent, t, tn
 # One-tap probabilities (percent) and their catalog labels.
 PRESETS = ((5, "almost_no"), (25, "unlikely"), (50, "tossup"), (75, "likely"), (95, "almost_yes"))
 BAR_WIDTH = 12
+# length budgets in UTF-16 units (bot.services.hygiene): a shown reason, a question title, the
+# room kept for an "and N more" line, a reason inside the /myforecast history
+REASON_UNITS = 500
+QUESTION_UNITS = 600
+MORE_RESERVE = 80
+HISTORY_REASON_UNITS = 300
 
 
 def verbal(probability: int, lang: str) -> str:
@@ -195,13 +202,14 @@ def history_text(
         parts.append(t(lang, "myforecast.withdrawn"))
     else:
         parts.append(your_forecast(current, lang))
-    lines = [t(lang, "myforecast.history")]
+    lines = []
     for entry in history:
         when = moment(from_iso(entry.at), lang)
         if entry.action == "withdraw":
             line = t(lang, "myforecast.entry.withdraw", when=when)
         elif entry.action == "reason":
-            line = t(lang, "myforecast.entry.reason", when=when, reason=escape(entry.reason))
+            reason = escape(shorten(entry.reason, HISTORY_REASON_UNITS))
+            line = t(lang, "myforecast.entry.reason", when=when, reason=reason)
         elif entry.old_probability is None:
             line = t(
                 lang,
@@ -218,8 +226,23 @@ def history_text(
                 new=percent(entry.new_probability or 0, lang),
             )
         lines.append("• " + line)
-    parts.append("\n".join(lines))
+    parts.append(
+        t(lang, "myforecast.history") + "\n" + "\n".join(newest_that_fit(parts, lines, lang))
+    )
     return "\n\n".join(parts)
+
+
+def newest_that_fit(parts: list[str], lines: list[str], lang: str) -> list[str]:
+    """The newest history lines (oldest first) that fit in one message after `parts`; the
+    older ones are counted in a first line ("5 earlier changes not shown")."""
+    before = "\n\n".join([*parts, t(lang, "myforecast.history")])
+    kept: list[str] = []
+    for line in reversed(lines):
+        if tg_length(before + "\n" + "\n".join([line, *kept])) > TEXT_LIMIT - MORE_RESERVE:
+            break
+        kept.insert(0, line)
+    left = len(lines) - len(kept)
+    return [tn(lang, "myforecast.earlier", left), *kept] if left else kept
 
 
 def hidden_results(count: int, needed: int, lang: str, *, invite: bool = True) -> str:
@@ -235,7 +258,8 @@ def hidden_results(count: int, needed: int, lang: str, *, invite: bool = True) -
 def results_text(question: Question, snap: ResultsSnapshot, lang: str) -> str:
     """/results: count, medians, mean, IQR, distribution, trend and recent reasons."""
     agg = snap.aggregate
-    head = t(lang, "results.title", question=escape(question.text(lang)))
+    title = shorten(question.text(lang), QUESTION_UNITS)
+    head = t(lang, "results.title", question=escape(title))
     if agg is None:
         return head + "\n\n" + t(lang, "results.empty")
     summary = t(
@@ -252,20 +276,34 @@ def results_text(question: Question, snap: ResultsSnapshot, lang: str) -> str:
     if snap.trend:
         parts.append(trend_text(snap.trend, lang))
     if snap.reasons:
-        lines = [t(lang, "results.reasons")]
-        for r in snap.reasons:
-            who = escape(r.name) if r.name else t(lang, "results.a_reader")
-            lines.append(
-                t(
-                    lang,
-                    "results.reason",
-                    reason=escape(r.reason),
-                    who=who,
-                    probability=percent(r.probability, lang),
-                )
-            )
-        parts.append("\n".join(lines))
+        parts.append(reasons_text(snap, "\n\n".join(parts), lang))
     return "\n\n".join(parts)
+
+
+def reasons_text(snap: ResultsSnapshot, before: str, lang: str) -> str:
+    """The recent reasons, each shortened to REASON_UNITS, as many as fit in one message
+    after `before` (HTML); the rest are counted ("and 2 more")."""
+    lines = [t(lang, "results.reasons")]
+    for index, r in enumerate(snap.reasons, start=1):
+        if r.name:
+            name = display_name(r.name)
+            who = escape(name) if name else t(lang, "reader.fallback", n=index)
+        else:
+            who = t(lang, "results.a_reader")
+        line = t(
+            lang,
+            "results.reason",
+            reason=escape(shorten(r.reason, REASON_UNITS)),
+            who=who,
+            probability=percent(r.probability, lang),
+        )
+        if tg_length(before + "\n\n" + "\n".join([*lines, line])) > TEXT_LIMIT - MORE_RESERVE:
+            break
+        lines.append(line)
+    left = len(snap.reasons) - (len(lines) - 1)
+    if left:
+        lines.append(tn(lang, "results.more_reasons", left))
+    return "\n".join(lines)
 
 
 def distribution(buckets: tuple[int, ...], lang: str) -> str:
@@ -303,13 +341,14 @@ def chart_labels(question: Question, lang: str) -> ChartLabels:
 
 
 def chart_caption(snap: ResultsSnapshot, lang: str) -> str:
-    """A short caption (well under Telegram's 1,024 characters)."""
+    """A short caption, within Telegram's 1,024 UTF-16 units by construction."""
     agg = snap.aggregate
     assert agg is not None
-    return t(
+    caption = t(
         lang,
         "chart.caption",
         n=number(agg.count, lang),
         median=pct(agg.median, lang),
         weighted=pct(agg.weighted_median, lang),
     )
+    return caption if tg_length(caption) <= CAPTION_LIMIT else shorten(caption, CAPTION_LIMIT)
