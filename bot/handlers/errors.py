@@ -7,6 +7,7 @@ import logging
 from telegram import Update
 from telegram.error import Forbidden, TelegramError
 
+from bot.handlers.alerts import report_error
 from bot.handlers.common import BotContext, in_private, is_reader, reply
 from bot.texts import t
 
@@ -28,6 +29,7 @@ async def on_error(update: object, context: BotContext) -> None:
                 context.user_data.pop("started", None)
         return
     logger.error("Update %s failed", getattr(update, "update_id", "-"), exc_info=context.error)
+    await report_error(update, context)
     if not isinstance(update, Update):
         return
     lang = context.lang
