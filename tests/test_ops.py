@@ -64,8 +64,7 @@ def test_backup_into_a_folder_gets_a_dated_file(
     conn.commit()
     conn.close()
     folder = tmp_path / "backups"
-    folder.mkdir()
-    assert ops.backup(settings, folder) == 0
+    assert ops.backup(settings, f"{folder}/") == 0  # created
     (copy,) = folder.iterdir()
     assert copy.name.startswith("bot-") and copy.suffix == ".sqlite3"
     assert count(copy, "SELECT count(*) FROM schema_migrations") == 0

@@ -202,7 +202,8 @@ def test_wheel_installed_elsewhere_has_its_dataset(place: Path, context: Path) -
     (wheel,) = (place / "dist").glob("beijing_ai_bot-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "bot/data/beijing_ai.toml" in names
-    assert "bot/locales/en/LC_MESSAGES/core.po" in names and "bot/locales/ru/LC_MESSAGES/ops.po" in names
+    assert "bot/locales/en/LC_MESSAGES/core.po" in names
+    assert "bot/locales/ru/LC_MESSAGES/ops.po" in names
     python = fresh_venv(place / "wheel-venv")
     pip_install(python, str(wheel))
     work = place / "wheel-work"
