@@ -36,7 +36,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     imp = stats_sub.add_parser("import", help="load a dataset file (format: bot/data/*.toml)")
     imp.add_argument("file", type=Path)
     backup = sub.add_parser("backup", help="copy the database safely, even while the bot runs")
-    backup.add_argument("file", type=Path, help="the copy to write (a folder: a dated file)")
+    backup.add_argument("file", help="the copy to write; a folder (or 'dir/'): a dated file in it")
     sub.add_parser("healthcheck", help="exit 0 when the database opens and is writable, else 1")
     export = sub.add_parser("export", help="a question's forecasts as CSV or JSON")
     export.add_argument("--question", metavar="SLUG", help="default: the default question")

@@ -5,6 +5,7 @@ Both print one line and return an exit code; neither needs the token nor the net
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -43,16 +44,23 @@ def healthcheck(settings: Settings) -> int:
     return 0
 
 
-def backup(settings: Settings, target: Path) -> int:
+def backup(settings: Settings, target: str | Path) -> int:
     """`python -m bot backup FILE`: a consistent copy of the database, taken with SQLite's
     online backup API while the bot may be running, written to FILE.partial, checked, then
-    renamed to FILE. A folder as FILE gets `bot-YYYYMMDD-HHMMSS.sqlite3` (UTC) inside it."""
-    if target.is_dir():
-        target = target / f"bot-{datetime.now(UTC):%Y%m%d-%H%M%S}.sqlite3"
+    renamed to FILE. A folder as FILE (existing, or written with a trailing slash) gets
+    `bot-YYYYMMDD-HHMMSS.sqlite3` (UTC) inside it; missing folders are created."""
+    text = str(target)
+    path = Path(text)
+    if text.endswith(("/", os.sep)) or path.is_dir():
+        path = path / f"bot-{datetime.now(UTC):%Y%m%d-%H%M%S}.sqlite3"
     try:
-        size, version = backup_database(settings.database_path, target)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        size, version = backup_database(settings.database_path, path)
     except DatabaseOpenError as exc:
         print(f"Backup failed: {exc}", file=sys.stderr)
         return 1
-    print(f"Backup written: {target} ({size / 1e6:.1f} MB, schema {version}, integrity ok)")
+    except OSError as exc:
+        print(f"Backup failed: cannot write {path}: {exc.strerror}", file=sys.stderr)
+        return 1
+    print(f"Backup written: {path} ({size / 1e6:.1f} MB, schema {version}, integrity ok)")
     return 0

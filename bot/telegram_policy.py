@@ -127,6 +127,11 @@ def is_expected(error: BaseException) -> bool:
     return isinstance(error, TelegramError)
 
 
+# Start-up calls are not retried: an unreachable or refusing Bot API must stop start-up at
+# once with one line (PTB's updater has its own back-off for getUpdates).
+UNRETRIED = frozenset({"getMe", "getUpdates", "setWebhook", "deleteWebhook", "logOut", "close"})
+
+
 class PolicyRequest(BaseRequest):
     """A BaseRequest that applies the Bot API policy around another BaseRequest.
 
@@ -179,7 +184,7 @@ class PolicyRequest(BaseRequest):
             "connect_timeout": connect_timeout,
             "pool_timeout": pool_timeout,
         }
-        if method == "GET":  # file downloads: no policy
+        if method == "GET" or api_method in UNRETRIED:  # file downloads, start-up checks
             return await self._inner.do_request(url, method, request_data, **timeouts)
         try:
             code, body = await self._with_retries(url, api_method, request_data, timeouts)

@@ -11,6 +11,7 @@ from telegram.error import Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop
 
 from bot import telegram_policy as policy
+from bot.handlers.alerts import report_error
 from bot.handlers.common import AfterStore, BotContext, in_private, is_reader, reply
 from bot.texts import t
 
@@ -51,6 +52,7 @@ async def on_error(update: object, context: BotContext) -> None:
         logger.error("Update %s: the database refused: %s", update_id, error)
     else:
         logger.error("Update %s failed", update_id, exc_info=error)
+        await report_error(update, context)
     if isinstance(update, Update):
         await _apologise(update, context, apology)
     _stop(update)
