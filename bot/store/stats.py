@@ -147,6 +147,14 @@ class StatsRepo:
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
+        self._writes = 0  # writes through this repository
+
+    async def revision(self) -> tuple[int, int]:
+        """A value that changes whenever the reference data may have changed: (writes made
+        through this repository, SQLite's data_version, which changes when another
+        connection, e.g. `python -m bot stats import`, commits). One tiny read."""
+        row = await fetch_one(self._conn, "PRAGMA data_version")
+        return self._writes, int(row[0]) if row else 0
 
     async def all(self) -> list[Stat]:
         """Every figure, in display order."""
@@ -211,6 +219,7 @@ class StatsRepo:
         if (value, new_ru, new_en) == (stat.value, stat.period_ru, stat.period_en):
             return None
         now = utcnow()
+        self._writes += 1
         async with transaction(self._conn):
             await self._conn.execute(
                 "UPDATE stats SET value = ?, period_ru = ?, period_en = ?, as_of = ?,"
@@ -250,6 +259,7 @@ class StatsRepo:
         inserted: list[str] = []
         updated: list[str] = []
         kept: list[str] = []
+        self._writes += 1
         async with transaction(self._conn):
             await self._seed_reference(dataset)
             for order, entry in enumerate(dataset.stats):
