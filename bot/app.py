@@ -102,7 +102,8 @@ def build_application(
 ) -> Application[Any, Any, Any, Any, Any, Any]:
     """The bot: settings in bot_data, store opened in post_init, every handler registered.
 
-    `request` replaces the HTTP transport (the emulator passes its own); `rate_limit` adds
+    `request` replaces the HTTP transport (the emulator passes its own; otherwise
+    HTTP_TRANSPORT picks aiohttp or PTB's httpx); `rate_limit` adds
     PTB's AIORateLimiter, which also waits out flood-control (RetryAfter) answers.
     """
     token = settings.bot_token.get_secret_value() if settings.bot_token else EMULATOR_TOKEN
@@ -120,6 +121,12 @@ def build_application(
         builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # type: ignore[arg-type]
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
+    elif settings.http_transport == "aiohttp":
+        from bot.transport import SEND_POOL_SIZE, AiohttpRequest
+
+        builder = builder.request(AiohttpRequest(SEND_POOL_SIZE)).get_updates_request(
+            AiohttpRequest(1)
+        )
     app = builder.build()
     app.bot_data["settings"] = settings
     _register(app)

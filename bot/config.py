@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     tally_interval_seconds: float = Field(default=5.0, gt=0)
     results_cache_seconds: float = Field(default=30.0, ge=0)
     chart_redraw_min_changes: int = Field(default=50, ge=1)
+    http_transport: Literal["aiohttp", "httpx"] = "aiohttp"
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -50,6 +51,11 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("http_transport", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("database_url")
     @classmethod
