@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -124,11 +125,12 @@ def build_application(
     elif settings.http_transport == "aiohttp":
         from bot.transport import SEND_POOL_SIZE, AiohttpRequest
 
-        builder = builder.request(AiohttpRequest(SEND_POOL_SIZE)).get_updates_request(
-            AiohttpRequest(1)
-        )
+        transports = (AiohttpRequest(SEND_POOL_SIZE), AiohttpRequest(1))
+        builder = builder.request(transports[0]).get_updates_request(transports[1])
     app = builder.build()
     app.bot_data["settings"] = settings
+    if request is None and settings.http_transport == "aiohttp":
+        app.bot_data["transports"] = transports
     _register(app)
     return app
 
@@ -274,6 +276,15 @@ async def publish_commands(app: Application[Any, Any, Any, Any, Any, Any]) -> No
                 )
             except TelegramError as exc:  # e.g. the admin has not opened a chat with the bot yet
                 logger.warning("No admin command menu for %s: %s", admin_id, exc)
+
+
+def close_transports(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """After `run_polling(close_loop=False)`: close the HTTP sessions (PTB leaves them open
+    when start-up fails, e.g. on a rejected token), then the event loop."""
+    loop = asyncio.get_event_loop()
+    for request in app.bot_data.get("transports", ()):
+        loop.run_until_complete(request.shutdown())
+    loop.close()
 
 
 @asynccontextmanager
