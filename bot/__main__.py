@@ -54,12 +54,12 @@ def run_polling(settings: Settings) -> int:
         return 2
     from telegram.error import InvalidToken, NetworkError
 
-    from bot.app import build_application
+    from bot.app import build_application, close_transports
     from bot.logs import RedactTokenFilter
 
     app = build_application(settings)
     try:
-        app.run_polling(allowed_updates=None, drop_pending_updates=False)
+        app.run_polling(allowed_updates=None, drop_pending_updates=False, close_loop=False)
     except InvalidToken:
         print(REJECTED_HELP, file=sys.stderr)
         return 2
@@ -67,6 +67,8 @@ def run_polling(settings: Settings) -> int:
         reason = RedactTokenFilter(settings.bot_token.get_secret_value()).redact(str(exc))
         print(f"Cannot reach the Bot API ({reason}). Check the network.", file=sys.stderr)
         return 1
+    finally:
+        close_transports(app)
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -109,12 +110,13 @@ def build_application(
 ) -> Application[Any, Any, Any, Any, Any, Any]:
     """The bot: settings in bot_data, store opened in post_init, every handler registered.
 
-    `request` replaces the HTTP transport (the emulator passes its own); every call but
-    getUpdates goes through the Bot API policy (bot.telegram_policy.PolicyRequest: retries
-    after transient failures starting at `retry_backoff` seconds, supergroup migrations,
-    benign answers). `rate_limit` adds PTB's AIORateLimiter (or is the one to use), which
-    also waits out flood-control (RetryAfter) answers. Every send may go out without its
-    reply target when that message was deleted meanwhile (Defaults).
+    `request` replaces the HTTP transport (the emulator passes its own; otherwise
+    HTTP_TRANSPORT picks aiohttp or PTB's httpx); every call but getUpdates goes through
+    the Bot API policy (bot.telegram_policy.PolicyRequest: retries after transient failures
+    starting at `retry_backoff` seconds, supergroup migrations, benign answers).
+    `rate_limit` adds PTB's AIORateLimiter (or is the one to use), which also waits out
+    flood-control (RetryAfter) answers. Every send may go out without its reply target when
+    that message was deleted meanwhile (Defaults).
     """
     token = settings.bot_token.get_secret_value() if settings.bot_token else EMULATOR_TOKEN
     builder = (
@@ -137,16 +139,26 @@ def build_application(
         builder = builder.rate_limiter(rate_limit)  # type: ignore[arg-type]
     elif rate_limit:
         builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # type: ignore[arg-type]
+    transports: tuple[BaseRequest, ...] = ()
+    if request is not None:
+        sender, updates = request, request
+    elif settings.http_transport == "aiohttp":
+        from bot.transport import SEND_POOL_SIZE, AiohttpRequest
+
+        sender, updates = AiohttpRequest(SEND_POOL_SIZE), AiohttpRequest(1)
+        transports = (sender, updates)
+    else:
+        sender, updates = HTTPXRequest(connection_pool_size=256), HTTPXRequest()
     policy = PolicyRequest(
-        request or HTTPXRequest(connection_pool_size=256),
+        sender,
         backoff=retry_backoff,
         on_migrated=lambda old, new: membership.migrate_chat(app, old, new),
     )
-    builder = builder.request(policy)
-    if request is not None:
-        builder = builder.get_updates_request(request)
+    builder = builder.request(policy).get_updates_request(updates)
     app = builder.build()
     app.bot_data["settings"] = settings
+    if transports:
+        app.bot_data["transports"] = transports
     _register(app)
     return app
 
@@ -299,6 +311,15 @@ async def publish_commands(app: Application[Any, Any, Any, Any, Any, Any]) -> No
                 )
             except TelegramError as exc:  # e.g. the admin has not opened a chat with the bot yet
                 logger.warning("No admin command menu for %s: %s", admin_id, exc)
+
+
+def close_transports(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """After `run_polling(close_loop=False)`: close the HTTP sessions (PTB leaves them open
+    when start-up fails, e.g. on a rejected token), then the event loop."""
+    loop = asyncio.get_event_loop()
+    for request in app.bot_data.get("transports", ()):
+        loop.run_until_complete(request.shutdown())
+    loop.close()
 
 
 @asynccontextmanager

@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     admin_alert_chat_id: int | None = None
     results_cache_seconds: float = Field(default=30.0, ge=0)
     chart_redraw_min_changes: int = Field(default=50, ge=1)
+    http_transport: Literal["aiohttp", "httpx"] = "aiohttp"
 
     @field_validator("bot_token", mode="before")
     @classmethod
@@ -83,7 +84,7 @@ class Settings(BaseSettings):
     def _upper(cls, value: object) -> object:
         return value.strip().upper() if isinstance(value, str) else value
 
-    @field_validator("default_language", mode="before")
+    @field_validator("default_language", "http_transport", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value

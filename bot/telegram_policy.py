@@ -154,6 +154,11 @@ class PolicyRequest(BaseRequest):
         self.on_migrated = on_migrated
 
     @property
+    def inner(self) -> BaseRequest:
+        """The wrapped transport (aiohttp, httpx or the emulator)."""
+        return self._inner
+
+    @property
     def read_timeout(self) -> float | None:
         """The wrapped transport's default read timeout (seconds)."""
         return self._inner.read_timeout

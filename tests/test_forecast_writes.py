@@ -1,15 +1,26 @@
-"""Forecast writes through the store: atomic read-modify-write under concurrency, and group
-commit (concurrent writes share transactions, each submitter answered after its commit)."""
+"""Forecast writes through the store: atomic read-modify-write under concurrency, group
+commit (concurrent writes share transactions, each submitter answered after its commit), and
+the in-memory standing window the writer keeps for the aggregates."""
 
 from __future__ import annotations
 
 import asyncio
+import math
+import random
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiosqlite
 import pytest
 
+from bot.services.aggregate import (
+    VECTOR_FROM,
+    _weights_by_value,
+    _weights_by_value_vector,
+    weighted_median,
+    weighted_median_horizon,
+)
 from bot.services.dataset import load_dataset
 from bot.store import Store
 
@@ -101,3 +112,71 @@ async def test_a_failing_write_fails_alone(store: Store) -> None:
     )
     assert isinstance(outcomes[1], aiosqlite.IntegrityError)
     assert await store.forecasts.histogram(qid) == {10: 1, 30: 1}
+
+
+async def sql_standing(store: Store, qid: int, limit: int) -> tuple[dict[int, int], list[int]]:
+    return await store.forecasts.histogram(qid), await store.forecasts.newest(qid, limit)
+
+
+async def test_standing_window_follows_every_write_and_outside_changes(store: Store) -> None:
+    qid = await question_id(store)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    rows = [
+        (uid, uid % 97 + 1, (start + timedelta(seconds=uid)).isoformat()) for uid in range(1, 3001)
+    ]
+    await store.forecasts.bulk_insert(qid, rows)
+
+    def horizon(n: int) -> int:
+        return min(n, 50)
+
+    async def check() -> None:
+        standing = await store.forecasts.standing(qid, horizon)
+        hist, newest = await sql_standing(store, qid, 60)
+        assert standing.histogram == hist
+        assert standing.newest[:50] == newest[:50]
+        question = await store.questions.get(qid)
+        assert question is not None and standing.version == question.version
+
+    await check()  # read once from SQL
+    rng = random.Random(3)
+    for _ in range(30):
+        ops = []
+        for _ in range(rng.randint(1, 40)):
+            uid = rng.randint(1, 3000)
+            if rng.random() < 0.2:
+                ops.append(store.forecasts.withdraw(qid, uid))
+            elif rng.random() < 0.2:
+                ops.append(store.forecasts.set_reason(qid, uid, f"r{rng.random()}"))
+            else:
+                ops.append(store.forecasts.set(qid, uid, rng.randint(1, 99), language="en"))
+        await asyncio.gather(*ops)
+        await check()
+    assert qid in store.forecasts._windows  # followed in memory, not re-read
+    await store.admin.delete_reader(rows[-1][0])  # a change the writer does not see
+    await check()
+    back = start - timedelta(days=1)  # back-dated: the window cannot place it, reads again
+    await store.forecasts.set(qid, 5, 77, language="en", at=back)
+    await check()
+
+
+def test_vector_weighted_median_equals_the_python_sum() -> None:
+    rng = random.Random(11)
+    for total in (5_000, 20_000, 80_000):
+        values = [min(99, max(1, int(rng.gauss(55, 20)))) for _ in range(total)]
+        assert weighted_median_horizon(total) >= VECTOR_FROM or total == 5_000
+        fast = _weights_by_value_vector(iter(values), total)
+        slow = _weights_by_value(iter(values), total)
+        assert fast.keys() == slow.keys()
+        assert all(math.isclose(fast[v], slow[v], rel_tol=1e-9) for v in fast)
+        assert weighted_median(values, total) == weighted_median_python(values, total)
+
+
+def weighted_median_python(values: list[int], total: int) -> float:
+    by_value = sorted(_weights_by_value(iter(values), total).items())
+    half = sum(w for _, w in by_value) / 2
+    cumulative = 0.0
+    for value, weight in by_value:
+        cumulative += weight
+        if cumulative >= half:
+            return float(value)
+    return float(by_value[-1][0])

@@ -70,7 +70,8 @@ def is_reader(user: User | None) -> bool:
 async def remember_reader(update: Update, context: BotContext) -> None:
     """Runs first for every update: keep the reader's row current and cache their language.
 
-    Writes only when something changed, so a busy chat costs no write per message.
+    Writes only when something changed (compared with the cached signature, then with the
+    stored row), so a busy chat costs no write per message.
     """
     user = update.effective_user
     if not is_reader(user) or context.user_data is None:
@@ -81,13 +82,19 @@ async def remember_reader(update: Update, context: BotContext) -> None:
     data = context.user_data
     if data.get("signature") == signature and (data.get("started") or not private):
         return
-    reader = await context.store.users.touch(
-        user.id,
-        username=user.username,
-        first_name=user.first_name,
-        tg_language=user.language_code,
-        started=private,
-    )
+    reader = await context.store.users.get(user.id)  # e.g. after a restart: often unchanged
+    if (
+        reader is None
+        or (reader.username, reader.first_name, reader.tg_language) != signature
+        or (private and (not reader.started or reader.blocked))
+    ):
+        reader = await context.store.users.touch(
+            user.id,
+            username=user.username,
+            first_name=user.first_name,
+            tg_language=user.language_code,
+            started=private,
+        )
     data.update(signature=signature, started=bool(reader.started))
     context.user_data["lang"] = reader.language or pick_language(
         user.language_code, context.settings.default_language

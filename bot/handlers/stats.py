@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from html import escape
 
 from telegram import Message, Update
@@ -21,12 +22,37 @@ from bot.texts.stats import (
 )
 
 
+async def dataset_card(context: BotContext, name: str, build: Callable[[], Awaitable[str]]) -> str:
+    """A card that depends only on the reference data, composed once per language and
+    data revision (a /setstat or an import makes a new one)."""
+    revision = await context.store.stats.revision()
+    cards: dict[tuple[str, str], tuple[tuple[int, int], str]] = context.bot_data.setdefault(
+        "dataset_cards", {}
+    )
+    key = (name, context.lang)
+    cached = cards.get(key)
+    if cached is not None and cached[0] == revision:
+        return cached[1]
+    text = await build()
+    cards[key] = (revision, text)
+    return text
+
+
+async def main_card(context: BotContext) -> str:
+    """The /stats card in the reader's language."""
+    store, lang = context.store, context.lang
+
+    async def build() -> str:
+        return stats_card(await store.stats.all(), await store.stats.sources(), lang)
+
+    return await dataset_card(context, "main", build)
+
+
 async def stats_command(update: Update, context: BotContext) -> None:
     """/stats: the headline figures with drill-down buttons."""
     assert update.effective_message
-    store, lang = context.store, context.lang
-    text = stats_card(await store.stats.all(), await store.stats.sources(), lang)
-    await reply(update.effective_message, text, reply_markup=stats_keyboard(lang))
+    text = await main_card(context)
+    await reply(update.effective_message, text, reply_markup=stats_keyboard(context.lang))
 
 
 async def stats_button(update: Update, context: BotContext) -> None:
@@ -42,14 +68,17 @@ async def stats_button(update: Update, context: BotContext) -> None:
         await query.answer(t(lang, "error.stale_button"), show_alert=True)
         return
     store = context.store
-    stats, sources = await store.stats.all(), await store.stats.sources()
-    if topic == "main":
-        text, markup = stats_card(stats, sources, lang), stats_keyboard(lang)
-    else:
+
+    async def build() -> str:
+        stats, sources = await store.stats.all(), await store.stats.sources()
         facts = await store.stats.facts(topic)
         models = await store.stats.models() if topic == "models" else []
-        text = topic_card(topic, stats, sources, facts, models, lang)
-        markup = back_keyboard(lang)
+        return topic_card(topic, stats, sources, facts, models, lang)
+
+    if topic == "main":
+        text, markup = await main_card(context), stats_keyboard(lang)
+    else:
+        text, markup = await dataset_card(context, topic, build), back_keyboard(lang)
     await query.answer()
     if isinstance(query.message, Message):
         await edit(query.message, text, reply_markup=markup)
@@ -75,15 +104,18 @@ async def models_command(update: Update, context: BotContext) -> None:
 async def sources_command(update: Update, context: BotContext) -> None:
     """/sources: where every figure comes from."""
     assert update.effective_message
-    store = context.store
-    text = sources_card(
-        await store.stats.sources(),
-        await store.stats.all(),
-        context.lang,
-        models=await store.stats.models(),
-        facts=await store.stats.facts("ecosystem"),
-    )
-    await reply(update.effective_message, text)
+    store, lang = context.store, context.lang
+
+    async def build() -> str:
+        return sources_card(
+            await store.stats.sources(),
+            await store.stats.all(),
+            lang,
+            models=await store.stats.models(),
+            facts=await store.stats.facts("ecosystem"),
+        )
+
+    await reply(update.effective_message, await dataset_card(context, "sources", build))
 
 
 async def unknown_button(update: Update, context: BotContext) -> None:

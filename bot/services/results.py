@@ -61,17 +61,17 @@ class ResultsSnapshot:
 
 
 async def compute(store: Store, question: Question) -> ResultsSnapshot:
-    """Read the store's summaries (histogram, newest forecasts up to the weighting horizon,
-    per-day changes) and aggregate them. Cost: small summary reads and one bounded scan."""
-    hist = await store.forecasts.histogram(question.id)
-    total = sum(hist.values())
-    newest = await store.forecasts.newest(question.id, weighted_median_horizon(total))
+    """Read the standing forecasts (histogram and the newest up to the weighting horizon,
+    kept in memory by the store), the per-day changes and the recent reasons, and aggregate
+    them. Cost: a few small reads, however many forecasts there are."""
+    standing = await store.forecasts.standing(question.id, weighted_median_horizon)
+    total = standing.total
     since = datetime.now(UTC).date() - timedelta(days=TREND_DAYS - 1)
     base, deltas = await store.forecasts.day_deltas(question.id, since)
     return ResultsSnapshot(
         question_id=question.id,
-        version=question.version,
-        aggregate=aggregate(hist, newest, total) if total else None,
+        version=standing.version,
+        aggregate=aggregate(standing.histogram, standing.newest, total) if total else None,
         trend=median_by_day(standing_by_day(base, deltas)),
         reasons=await store.forecasts.recent_reasons(question.id, REASONS_SHOWN),
     )

@@ -308,12 +308,17 @@ async def fetch_one(
 _write_locks: WeakKeyDictionary[aiosqlite.Connection, asyncio.Lock] = WeakKeyDictionary()
 
 
+def write_lock(conn: aiosqlite.Connection) -> asyncio.Lock:
+    """The lock every transaction on `conn` holds; reads that must not see another task's
+    uncommitted writes (they share the connection) take it too."""
+    return _write_locks.setdefault(conn, asyncio.Lock())
+
+
 @asynccontextmanager
 async def transaction(conn: aiosqlite.Connection) -> AsyncIterator[aiosqlite.Connection]:
     """Run one or more writes as a unit, alone on the connection: commit on success, roll
     back on any error. Not re-entrant: do not open a transaction inside another."""
-    lock = _write_locks.setdefault(conn, asyncio.Lock())
-    async with lock:
+    async with write_lock(conn):
         try:
             yield conn
         except BaseException:

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 import aiosqlite
 
 from bot.services.dataset import QuestionEntry
-from bot.store.db import columns, fetch_all, fetch_one, to_iso, transaction, utcnow
+from bot.store.db import (
+    columns,
+    fetch_all,
+    fetch_one,
+    to_iso,
+    transaction,
+    utcnow,
+    write_lock,
+)
 
 
 @dataclass(frozen=True)
@@ -98,6 +106,72 @@ class Reason:
     updated_at: str
 
 
+@dataclass(frozen=True)
+class Standing:
+    """The standing forecasts of a question at one version, as the aggregates need them:
+    `histogram` {probability %: count} of all N of them, and `newest` the probabilities of
+    at least the asked number of the most recently updated ones (all N when fewer), newest
+    first."""
+
+    version: int
+    histogram: dict[int, int]
+    newest: list[int]
+
+    @property
+    def total(self) -> int:
+        """N, the number of standing forecasts."""
+        return sum(self.histogram.values())
+
+
+# how many forecasts beyond the asked horizon the in-memory window keeps, so that a few
+# withdrawals do not force a re-read
+WINDOW_MARGIN = 2048
+
+
+@dataclass
+class _Window:
+    """In memory, kept by the forecast writer: the standing histogram of a question and its
+    newest standing forecasts ({user_id: probability}, oldest first), at `version`."""
+
+    version: int
+    counts: dict[int, int]
+    total: int
+    recent: dict[int, int]
+    newest_at: str
+    complete: bool  # `recent` holds every standing forecast
+    horizon: Callable[[int], int]
+
+    def apply(self, before: int, after: int, changes: list[_Move]) -> bool:
+        """Apply one commit's changes (version `before` → `after`); False when the window
+        cannot follow (it then has to be read again)."""
+        if self.version != before:
+            return False
+        for user_id, old_p, new_p, at in changes:
+            if old_p is not None:
+                self.counts[old_p] -= 1
+                self.total -= 1
+                self.recent.pop(user_id, None)
+            if new_p is not None:
+                if at < self.newest_at:
+                    return False  # a write back-dated behind newer ones: order by reading
+                self.counts[new_p] = self.counts.get(new_p, 0) + 1
+                self.total += 1
+                self.recent[user_id] = new_p
+                self.newest_at = at
+        self.version = after
+        need = self.horizon(self.total)
+        if not self.complete and len(self.recent) < need:
+            return False
+        if len(self.recent) > need + 2 * WINDOW_MARGIN:
+            for user_id in list(self.recent)[: len(self.recent) - need - WINDOW_MARGIN]:
+                del self.recent[user_id]
+            self.complete = False
+        return True
+
+
+_Move = tuple[int, int | None, int | None, str]  # user_id, left %, entered %, at
+
+
 class QuestionsRepo:
     """Reads and writes of questions."""
 
@@ -171,7 +245,8 @@ class ForecastsRepo:
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
-        self._writer = GroupWriter(conn)
+        self._windows: dict[int, _Window] = {}
+        self._writer = GroupWriter(conn, self._windows)
 
     async def current(self, question_id: int, user_id: int) -> Forecast | None:
         """The reader's forecast (withdrawn ones included, see `withdrawn`), or None."""
@@ -260,6 +335,41 @@ class ForecastsRepo:
             (question_id,),
         )
         return {int(p): int(n) for p, n in rows}
+
+    async def standing(self, question_id: int, horizon: Callable[[int], int]) -> Standing:
+        """The standing forecasts for the aggregates, with at least `horizon(N)` of the
+        newest. Served from memory (kept by the writer) after the first call: a few
+        microseconds plus one small read, however many forecasts there are; the first call
+        and any change made outside this repository read the newest horizon(N) rows once."""
+        async with write_lock(self._conn):  # never between another task's writes
+            row = await fetch_one(
+                self._conn, "SELECT version FROM questions WHERE id = ?", (question_id,)
+            )
+            version = int(row[0]) if row else 0
+            window = self._windows.get(question_id)
+            if window is None or window.version != version:
+                window = await self._read_window(question_id, version, horizon)
+                self._windows[question_id] = window
+        return Standing(
+            window.version,
+            {p: n for p, n in window.counts.items() if n},
+            list(reversed(window.recent.values())),
+        )
+
+    async def _read_window(
+        self, question_id: int, version: int, horizon: Callable[[int], int]
+    ) -> _Window:
+        counts = await self.histogram(question_id)
+        total = sum(counts.values())
+        rows = await fetch_all(
+            self._conn,
+            "SELECT user_id, probability, updated_at FROM forecasts"
+            " WHERE question_id = ? AND withdrawn = 0 ORDER BY updated_at DESC LIMIT ?",
+            (question_id, horizon(total) + WINDOW_MARGIN),
+        )
+        recent = {int(uid): int(p) for uid, p, _ in reversed(rows)}
+        newest_at = str(rows[0][2]) if rows else ""
+        return _Window(version, counts, total, recent, newest_at, len(rows) == total, horizon)
 
     async def newest(self, question_id: int, limit: int) -> list[int]:
         """The probabilities of the `limit` most recently updated standing forecasts,
@@ -453,8 +563,9 @@ class GroupWriter:
     read-modify-write is atomic) and then answers each submitter. While a commit runs the
     next batch gathers; a lone write commits at once."""
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: aiosqlite.Connection, windows: dict[int, _Window]) -> None:
         self._conn = conn
+        self._windows = windows
         self._queue: list[_Write] = []
         self._task: asyncio.Task[None] | None = None
         self.commits = 0
@@ -499,9 +610,10 @@ class GroupWriter:
             state = await self._rows(keys)
             outcomes: list[_Outcome] = []
             upserts, history = [], []
-            versions: dict[int, int] = {}
+            moves: dict[int, list[_Move]] = {}
             for op in batch:
-                outcome, after, entry = _change(op, state.get(op.key))
+                before = state.get(op.key)
+                outcome, after, entry = _change(op, before)
                 outcomes.append(outcome)
                 if after is None or entry is None:
                     continue
@@ -512,18 +624,32 @@ class GroupWriter:
                      after.withdrawn)
                 )  # fmt: skip
                 history.append((op.question_id, op.user_id, *entry, op.at))
-                versions[op.question_id] = versions.get(op.question_id, 0) + 1
+                left = before.probability if before and not before.withdrawn else None
+                entered = None if after.withdrawn else after.probability
+                moves.setdefault(op.question_id, []).append((op.user_id, left, entered, op.at))
+            versions: dict[int, int] = {}
             if upserts:
                 await self._conn.executemany(_UPSERT, upserts)
                 await self._conn.executemany(_HISTORY, history)
                 # results and charts are cached per question version: one step per change
-                await self._conn.executemany(
-                    "UPDATE questions SET version = version + ? WHERE id = ?",
-                    [(n, qid) for qid, n in versions.items()],
-                )
+                for qid, changes in moves.items():
+                    row = await fetch_one(
+                        self._conn,
+                        "UPDATE questions SET version = version + ? WHERE id = ?"
+                        " RETURNING version",
+                        (len(changes), qid),
+                    )
+                    versions[qid] = int(row[0]) if row else 0
                 if any(row.id == 0 for row in state.values()):
                     ids = {key: row.id for key, row in (await self._rows(keys)).items()}
                     outcomes = [_with_ids(outcome, ids) for outcome in outcomes]
+        # committed; still before any other task runs, so readers see the window and the
+        # rows at the same version
+        for qid, after_version in versions.items():
+            window = self._windows.get(qid)
+            changes = moves[qid]
+            if window and not window.apply(after_version - len(changes), after_version, changes):
+                del self._windows[qid]
         self.commits += 1
         return outcomes
 

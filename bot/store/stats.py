@@ -165,6 +165,14 @@ class StatsRepo:
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
+        self._writes = 0  # writes through this repository
+
+    async def revision(self) -> tuple[int, int]:
+        """A value that changes whenever the reference data may have changed: (writes made
+        through this repository, SQLite's data_version, which changes when another
+        connection, e.g. `python -m bot stats import`, commits). One tiny read."""
+        row = await fetch_one(self._conn, "PRAGMA data_version")
+        return self._writes, int(row[0]) if row else 0
 
     async def all(self) -> list[Stat]:
         """Every figure, in display order."""
@@ -236,6 +244,7 @@ class StatsRepo:
         ):  # fmt: skip
             return None
         now = utcnow()
+        self._writes += 1
         async with transaction(self._conn):
             source_key, as_of = stat.source_key, now[:10]
             if source is not None:
@@ -290,6 +299,7 @@ class StatsRepo:
         inserted: list[str] = []
         updated: list[str] = []
         kept: list[str] = []
+        self._writes += 1
         async with transaction(self._conn):
             await self._seed_reference(dataset)
             for order, entry in enumerate(dataset.stats):

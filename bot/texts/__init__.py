@@ -1,7 +1,8 @@
 """User-facing texts: gettext catalogs (`bot/locales/<lang>/LC_MESSAGES/*.po`, read with
 Babel) and locale-aware number, percent and date formatting.
 
-Message ids are keys such as ``stats.title``; placeholders are named (``{count}``) and
+Formatting of numbers, percentages and dates is memoized (pure functions of their
+arguments). Message ids are keys such as ``stats.title``; placeholders are named (``{count}``) and
 filled by `t`. Each feature keeps its own catalog file (core.po, forecast.po, ...); all files
 of a language are merged into one translation.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import io
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from babel import Locale
@@ -68,11 +69,13 @@ def t(lang: str, key: str, /, **values: object) -> str:
     return text.format(**values) if values else text
 
 
+@lru_cache(maxsize=4096)
 def number(value: float, lang: str) -> str:
     """A number per locale: 2,500 (en) / 2 500 (ru); decimals kept as given (25.3)."""
     return str(format_decimal(value, locale=lang, decimal_quantization=False))
 
 
+@lru_cache(maxsize=4096)
 def percent(value_percent: float, lang: str, *, signed: bool = False) -> str:
     """A percentage given in percent (25.3 → "25.3%" in en, "25,3 %" in ru)."""
     # Decimal: 70.2 / 100 as a float prints as 0.7020000000000001
@@ -81,6 +84,7 @@ def percent(value_percent: float, lang: str, *, signed: bool = False) -> str:
     return f"+{text}" if signed and value_percent > 0 else text
 
 
+@lru_cache(maxsize=4096)
 def day(value: date, lang: str) -> str:
     """A date per locale, e.g. "Dec 31, 2030" / "31 дек. 2030 г."."""
     return str(format_date(value, format="medium", locale=lang))
@@ -92,6 +96,7 @@ def moment(value: datetime, lang: str) -> str:
     return f"{day(value.astimezone(UTC).date(), lang)}, {clock} UTC"
 
 
+@lru_cache(maxsize=4096)
 def month(year_month: str, lang: str) -> str:
     """An ISO "YYYY-MM" or "YYYY-MM-DD" as a month and year ("January 2026")."""
     parts = [int(p) for p in year_month.split("-")]

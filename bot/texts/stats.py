@@ -5,6 +5,7 @@ Every figure comes from the store; this module only formats it in the reader's l
 
 from __future__ import annotations
 
+from functools import cache
 from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -165,6 +166,7 @@ def sources_card(
     return "\n\n".join(parts)
 
 
+@cache
 def stats_keyboard(lang: str) -> InlineKeyboardMarkup:
     """Drill-down buttons under the /stats card (two per row)."""
     buttons = [
@@ -174,6 +176,7 @@ def stats_keyboard(lang: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
 
 
+@cache
 def back_keyboard(lang: str) -> InlineKeyboardMarkup:
     """The single "back" button under a drill-down."""
     return InlineKeyboardMarkup(
