@@ -41,6 +41,7 @@ from bot.handlers import (
     membership,
     newquestion,
     privacy,
+    questions,
     resolution,
     results,
     start,
@@ -62,6 +63,7 @@ EMULATOR_TOKEN = "1:EMULATOR"  # noqa: S105 - a placeholder, not a secret
 # the command menus (setMyCommands); descriptions are the catalogs' cmd.<name> messages
 PRIVATE_COMMANDS = (
     "start",
+    "questions",
     "forecast",
     "results",
     "myforecast",
@@ -76,6 +78,7 @@ PRIVATE_COMMANDS = (
     "cancel",
 )
 GROUP_COMMANDS = (
+    "questions",
     "forecast",
     "results",
     "myforecast",
@@ -88,7 +91,6 @@ GROUP_COMMANDS = (
 ADMIN_COMMANDS = (
     "admin",
     "export",
-    "questions",
     "newquestion",
     "resolve",
     "setstat",
@@ -159,7 +161,7 @@ def _register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CallbackQueryHandler(results.results_button, pattern=r"^rs:"))
 
     app.add_handler(command("admin", admin.admin_command))
-    app.add_handler(command("questions", admin.questions_command))
+    app.add_handler(command("questions", questions.questions_command))
     app.add_handler(command("newquestion", newquestion.newquestion_command))
     app.add_handler(command("resolve", resolution.resolve_command))
     app.add_handler(command("leaderboard", resolution.leaderboard_command))

@@ -14,7 +14,9 @@ from bot.store.db import columns, fetch_all, fetch_one, to_iso, transaction, utc
 @dataclass(frozen=True)
 class Question:
     """A forecasting question. Times are ISO 8601 UTC text; `version` grows on every write
-    to its forecasts (results and charts are cached per version)."""
+    to its forecasts (results and charts are cached per version). A resolved question may
+    carry the link to the source its resolution used and a note; `criteria_changed_at` is
+    set when the criteria were edited after forecasts had been made."""
 
     id: int
     slug: str
@@ -31,6 +33,9 @@ class Question:
     is_default: int
     version: int
     created_at: str
+    resolution_link: str | None = None
+    resolution_note: str | None = None
+    criteria_changed_at: str | None = None
 
     def text(self, lang: str) -> str:
         """The question in `lang`."""
@@ -119,6 +124,29 @@ class QuestionsRepo:
     async def by_slug(self, slug: str) -> Question | None:
         """A question by slug (exact)."""
         return await self._one("slug = ?", (slug,))
+
+    async def open_count(self) -> int:
+        """How many questions take forecasts now (status open, closing time not passed)."""
+        row = await fetch_one(
+            self._conn,
+            "SELECT COUNT(*) FROM questions WHERE status = 'open' AND closes_at > ?",
+            (utcnow(),),
+        )
+        return int(row[0]) if row else 0
+
+    async def current_for(self, user_id: int) -> Question | None:
+        """The question the reader last opened (a deep link, a card, a typed slug), or None."""
+        return await self._one(
+            "id = (SELECT current_question_id FROM users WHERE user_id = ?)", (user_id,)
+        )
+
+    async def set_current_for(self, user_id: int, question_id: int) -> None:
+        """Make `question_id` the question the reader's typed commands refer to."""
+        async with transaction(self._conn):
+            await self._conn.execute(
+                "UPDATE users SET current_question_id = ? WHERE user_id = ?",
+                (question_id, user_id),
+            )
 
     async def all(self) -> list[Question]:
         """Every question, newest first."""

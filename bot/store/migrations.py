@@ -284,4 +284,13 @@ CREATE TABLE bot_chats (
     updated_at TEXT NOT NULL
 );
 """,
+    8: """
+-- the question a reader's typed commands refer to (kept across restarts); a resolution's
+-- source link and note; when the criteria last changed after forecasts were made
+ALTER TABLE users ADD COLUMN current_question_id INTEGER
+    REFERENCES questions(id) ON DELETE SET NULL;
+ALTER TABLE questions ADD COLUMN resolution_link TEXT;
+ALTER TABLE questions ADD COLUMN resolution_note TEXT;
+ALTER TABLE questions ADD COLUMN criteria_changed_at TEXT;
+""",
 }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -30,6 +30,53 @@ def pct(value: float, lang: str) -> str:
     return percent(round(value, 1), lang)
 
 
+def takes_forecasts(question: Question, now: datetime | None = None) -> bool:
+    """True while the question is open and its closing time (UTC) has not passed."""
+    moment_ = now or datetime.now(UTC)
+    return question.status == "open" and from_iso(question.closes_at) > moment_
+
+
+def open_item(question: Question, lang: str) -> str:
+    """An open question in the reader's /questions list (HTML)."""
+    return t(
+        lang,
+        "questions.item_open",
+        question=escape(question.text(lang)),
+        slug=escape(question.slug),
+        closes=day(from_iso(question.closes_at).date(), lang),
+    )
+
+
+def outcome_text(question: Question, lang: str) -> str:
+    """ "Resolved: YES on 1 Feb 2031", with the source link and the note when given (HTML);
+    "closed, awaiting resolution" for a closed question."""
+    if question.status != "resolved" or not question.resolution:
+        return t(lang, "questions.awaiting")
+    text = t(
+        lang,
+        "questions.resolved",
+        outcome=t(lang, f"questions.outcome.{question.resolution}"),
+        when=day(from_iso(question.resolved_at or question.closes_at).date(), lang),
+    )
+    if question.resolution_link:
+        link = escape(question.resolution_link, quote=True)
+        text += "\n" + t(lang, "questions.resolution_link", url=link)
+    if question.resolution_note:
+        text += "\n" + t(lang, "questions.resolution_note", note=escape(question.resolution_note))
+    return text
+
+
+def settled_item(question: Question, lang: str) -> str:
+    """A closed or resolved question in the reader's /questions list (HTML)."""
+    return t(
+        lang,
+        "questions.item_done",
+        question=escape(question.text(lang)),
+        slug=escape(question.slug),
+        outcome=outcome_text(question, lang),
+    )
+
+
 def question_block(question: Question, lang: str) -> str:
     """The question, its resolution criteria and dates."""
     return t(
@@ -47,8 +94,11 @@ def forecast_card(question: Question, current: Forecast | None, lang: str) -> st
     parts = [question_block(question, lang)]
     if current and not current.withdrawn:
         parts.append(your_forecast(current, lang))
-    # typed /forecast N goes to the default question, so only its card suggests typing
-    parts.append(t(lang, "forecast.tap" if question.is_default else "forecast.tap_buttons"))
+    # typed /forecast N follows the card the reader opened last; the slug names it anyway
+    if question.is_default:
+        parts.append(t(lang, "forecast.tap"))
+    else:
+        parts.append(t(lang, "forecast.tap_slug", slug=escape(question.slug)))
     return "\n\n".join(parts)
 
 
@@ -108,8 +158,8 @@ def recorded(
     rounded: str | None,
     question: Question | None = None,
 ) -> str:
-    """The confirmation after a forecast was stored; names the question unless it is the
-    default one."""
+    """The confirmation after a forecast was stored; names `question` when given (the
+    caller passes it when several questions are open or it is not the default one)."""
     text = _recorded("forecast.recorded", forecast, previous, lang)
     if rounded:
         text += "\n" + t(
@@ -120,14 +170,25 @@ def recorded(
         )
     if forecast.reason:
         text += "\n" + t(lang, "forecast.your_reason", reason=escape(forecast.reason))
-    if question is not None and not question.is_default:
-        text += "\n" + t(lang, "forecast.on_question", question=escape(question.text(lang)))
+    if question is not None:
+        text += "\n" + on_question(question, lang)
     return text
 
 
-def recorded_alert(forecast: Forecast, previous: Forecast | None, lang: str) -> str:
-    """The confirmation as plain text for a callback alert (alerts show no HTML)."""
-    return _recorded("forecast.alert", forecast, previous, lang)
+def on_question(question: Question, lang: str) -> str:
+    """ "Question: …" under a reply about a forecast (HTML)."""
+    return t(lang, "forecast.on_question", question=escape(question.text(lang)))
+
+
+def recorded_alert(
+    forecast: Forecast, previous: Forecast | None, lang: str, question: Question | None = None
+) -> str:
+    """The confirmation as plain text for a callback alert (alerts show no HTML), naming
+    `question` when given."""
+    text = _recorded("forecast.alert", forecast, previous, lang)
+    if question is not None:
+        text += "\n" + t(lang, "forecast.on_question", question=question.text(lang))
+    return text
 
 
 def _recorded(key: str, forecast: Forecast, previous: Forecast | None, lang: str) -> str:
