@@ -35,6 +35,7 @@ from bot.config import Settings
 from bot.handlers import (
     admin,
     channel,
+    criteria,
     export,
     forecast,
     inline,
@@ -92,6 +93,7 @@ ADMIN_COMMANDS = (
     "admin",
     "export",
     "newquestion",
+    "criteria",
     "resolve",
     "setstat",
     "stathistory",
@@ -164,6 +166,7 @@ def _register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(command("questions", questions.questions_command))
     app.add_handler(command("newquestion", newquestion.newquestion_command))
     app.add_handler(command("resolve", resolution.resolve_command))
+    app.add_handler(command("criteria", criteria.criteria_command))
     app.add_handler(command("leaderboard", resolution.leaderboard_command))
     app.add_handler(command("setstat", stats_admin.setstat_command))
     app.add_handler(command("stathistory", stats_admin.stathistory_command))

@@ -138,6 +138,9 @@ async def post_command(update: Update, context: BotContext) -> None:
         shown_count=shown[0],
         shown_median=shown[1],
     )
+    await context.store.channel.set_shown(
+        sent.chat_id, sent.message_id, shown[0], shown[1], view.post_state(question)
+    )
     await context.store.channel.set_chat_status(sent.chat_id, "channel", "administrator")
     link = view.link_to_post(sent.chat_id, sent.chat.username, sent.message_id)
     await reply(
@@ -271,7 +274,8 @@ async def refresh_post(context: BotContext, chat_id: int, message_id: int) -> bo
         if question is None:
             return False
         shown = await current_tally(context, question)
-        if shown == (post.shown_count, post.shown_median):
+        shown_state = view.post_state(question)
+        if shown == (post.shown_count, post.shown_median) and shown_state == post.shown_state:
             return False  # nothing would change: no edit
         interval = context.settings.tally_interval_seconds
         since = time.monotonic() - state.last_edit.get(key, float("-inf"))
@@ -288,7 +292,7 @@ async def refresh_post(context: BotContext, chat_id: int, message_id: int) -> bo
         if not await _edit_post(context, post, text, markup):
             return False
         state.last_edit[key] = time.monotonic()
-        await store.channel.set_shown(chat_id, message_id, shown[0], shown[1])
+        await store.channel.set_shown(chat_id, message_id, shown[0], shown[1], shown_state)
         return True
 
 

@@ -19,6 +19,7 @@ from telegram.constants import ChatType
 from bot.handlers.callbacks import BadCallbackData, unpack, unpack_int
 from bot.handlers.common import BotContext, edit, in_private, is_reader, reply
 from bot.handlers.start import send_greeting
+from bot.services.notify import question_changed
 from bot.services.probability import (
     MAX_REASON_CHARS,
     ParsedForecast,
@@ -162,10 +163,9 @@ async def refuse_closed(update: Update, context: BotContext, question: Question)
 
 
 async def changed(context: BotContext, question_id: int) -> None:
-    """Tell the listeners in bot_data["forecast_listeners"] (e.g. the channel post's live
-    tally) that the forecasts on a question changed. Called after every forecast write."""
-    for listener in context.bot_data.get("forecast_listeners", ()):
-        await listener(context, question_id)
+    """After every forecast write: the one notification point (services.notify), so the
+    channel post's tally and text follow."""
+    await question_changed(context, question_id)
 
 
 def probability_error(lang: str, error: ProbabilityError) -> str:
@@ -195,10 +195,11 @@ async def send_card(update: Update, context: BotContext, question: Question) -> 
     lang = context.lang
     await remember_question(update, context, question)
     current = await context.store.forecasts.current(question.id, update.effective_user.id)
+    open_ = view.takes_forecasts(question)
     await reply(
         update.effective_message,
         view.forecast_card(question, current, lang),
-        reply_markup=view.forecast_keyboard(question.id, lang),
+        reply_markup=view.forecast_keyboard(question.id, lang) if open_ else None,
     )
 
 

@@ -140,6 +140,24 @@ class AdminRepo:
             )
         return cur.rowcount > 0
 
+    async def set_criteria(
+        self, question_id: int, *, criteria_ru: str | None = None, criteria_en: str | None = None
+    ) -> str | None:
+        """Change a question's criteria (either language). When anybody has forecast on it,
+        the change is dated (`criteria_changed_at`, shown to readers). Returns the UTC time
+        of the change, or None when the question is missing or resolved."""
+        now = utcnow()
+        async with transaction(self._conn):
+            cur = await self._conn.execute(
+                "UPDATE questions SET criteria_ru = COALESCE(?, criteria_ru),"
+                " criteria_en = COALESCE(?, criteria_en),"
+                " criteria_changed_at = CASE WHEN EXISTS (SELECT 1 FROM forecast_history h"
+                " WHERE h.question_id = questions.id) THEN ? ELSE criteria_changed_at END,"
+                " version = version + 1 WHERE id = ? AND status != 'resolved'",
+                (criteria_ru, criteria_en, now, question_id),
+            )
+        return now if cur.rowcount > 0 else None
+
     async def set_default(self, question_id: int) -> bool:
         """Make the question the default one (the only one); False when it does not exist."""
         async with transaction(self._conn):
@@ -158,9 +176,17 @@ class AdminRepo:
         return True
 
     async def resolve(
-        self, question_id: int, resolution: str, scores: list[Score], *, at: str | None = None
+        self,
+        question_id: int,
+        resolution: str,
+        scores: list[Score],
+        *,
+        at: str | None = None,
+        link: str | None = None,
+        note: str | None = None,
     ) -> bool:
-        """Mark the question resolved (yes, no or annulled) and store its scores, atomically.
+        """Mark the question resolved (yes, no or annulled) with the link to the source used
+        and a note (both optional), and store its scores, atomically.
 
         `scores` should be empty for "annulled". Returns False (and changes nothing) when the
         question is missing or already resolved. Raises ValueError for another resolution.
@@ -171,8 +197,9 @@ class AdminRepo:
         async with transaction(self._conn):
             cur = await self._conn.execute(
                 "UPDATE questions SET status = 'resolved', resolution = ?, resolved_at = ?,"
-                " version = version + 1 WHERE id = ? AND status != 'resolved'",
-                (resolution, when, question_id),
+                " resolution_link = ?, resolution_note = ?, version = version + 1"
+                " WHERE id = ? AND status != 'resolved'",
+                (resolution, when, link, note, question_id),
             )
             if cur.rowcount == 0:
                 return False

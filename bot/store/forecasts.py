@@ -182,13 +182,30 @@ class QuestionsRepo:
     async def seed(self, entries: tuple[QuestionEntry, ...]) -> list[str]:
         """Create the dataset's questions whose slug is new; returns the slugs created.
 
-        Existing questions are never changed by seeding (admins own them after creation).
+        Existing questions are otherwise left alone (admins own them after creation), except
+        that an unresolved question still holding the criteria an entry `replaces_criteria_*`
+        takes the entry's criteria; when anybody has forecast, the change is dated
+        (`criteria_changed_at`), as an admin's edit would be.
         """
         created = []
         for entry in entries:
-            if await self.by_slug(entry.slug) is None:
+            current = await self.by_slug(entry.slug)
+            if current is None:
                 await self.create(entry)
                 created.append(entry.slug)
+            elif current.status != "resolved" and (
+                (current.criteria_en, current.criteria_ru)
+                == (entry.replaces_criteria_en, entry.replaces_criteria_ru)
+            ):
+                async with transaction(self._conn):
+                    await self._conn.execute(
+                        "UPDATE questions SET criteria_ru = ?, criteria_en = ?,"
+                        " criteria_changed_at = CASE WHEN EXISTS (SELECT 1 FROM"
+                        " forecast_history h WHERE h.question_id = questions.id)"
+                        " THEN ? ELSE criteria_changed_at END, version = version + 1"
+                        " WHERE id = ?",
+                        (entry.criteria_ru, entry.criteria_en, utcnow(), current.id),
+                    )
         return created
 
 

@@ -78,22 +78,39 @@ def settled_item(question: Question, lang: str) -> str:
 
 
 def question_block(question: Question, lang: str) -> str:
-    """The question, its resolution criteria and dates."""
+    """The question, its resolution criteria (with the date they changed, when they changed
+    after forecasts were made) and its dates; once it takes no forecasts, its outcome (or
+    "closed, awaiting resolution") instead of the dates."""
+    criteria = escape(question.criteria(lang))
+    if question.criteria_changed_at:
+        changed = day(from_iso(question.criteria_changed_at).date(), lang)
+        criteria += "\n" + t(lang, "forecast.criteria_changed", date=changed)
+    if not takes_forecasts(question):
+        return t(
+            lang,
+            "forecast.question_settled",
+            question=escape(question.text(lang)),
+            criteria=criteria,
+            outcome=outcome_text(question, lang),
+        )
     return t(
         lang,
         "forecast.question",
         question=escape(question.text(lang)),
-        criteria=escape(question.criteria(lang)),
+        criteria=criteria,
         closes=day(from_iso(question.closes_at).date(), lang),
         resolve_by=day(from_iso(question.resolve_by).date(), lang),
     )
 
 
 def forecast_card(question: Question, current: Forecast | None, lang: str) -> str:
-    """/forecast: the question, the reader's standing forecast if any, and what to tap."""
+    """/forecast: the question, the reader's standing forecast if any, and what to tap
+    (nothing to tap once the question takes no forecasts)."""
     parts = [question_block(question, lang)]
     if current and not current.withdrawn:
         parts.append(your_forecast(current, lang))
+    if not takes_forecasts(question):
+        return "\n\n".join(parts)
     # typed /forecast N follows the card the reader opened last; the slug names it anyway
     if question.is_default:
         parts.append(t(lang, "forecast.tap"))
@@ -297,6 +314,8 @@ def results_text(question: Question, snap: ResultsSnapshot, lang: str) -> str:
     """/results: count, medians, mean, IQR, distribution, trend and recent reasons."""
     agg = snap.aggregate
     head = t(lang, "results.title", question=escape(question.text(lang)))
+    if question.status != "open":
+        head += "\n" + outcome_text(question, lang)
     if agg is None:
         return head + "\n\n" + t(lang, "results.empty")
     summary = t(
