@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -33,6 +34,13 @@ class Settings(BaseSettings):
     export_allow_full: bool = False
     channel_id: str | None = None
     tally_interval_seconds: float = Field(default=5.0, gt=0)
+    pending_ttl_minutes: float = Field(default=30.0, gt=0)
+
+    @property
+    def pending_ttl(self) -> timedelta:
+        """How long a pending step (an exact-% or reason prompt, a channel-comment offer)
+        or a /newquestion draft stays answerable: PENDING_TTL_MINUTES."""
+        return timedelta(minutes=self.pending_ttl_minutes)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -369,7 +369,8 @@ async def text_input(update: Update, context: BotContext) -> None:
     if message is None or not is_reader(user) or not message.text:
         return
     assert user
-    pending = await context.store.forecasts.pending(user.id, message.chat_id)
+    ttl = context.settings.pending_ttl
+    pending = await context.store.forecasts.pending(user.id, message.chat_id, ttl=ttl)
     private = message.chat.type == ChatType.PRIVATE
     replied_to = message.reply_to_message.message_id if message.reply_to_message else None
     if pending and (private or replied_to == pending.prompt_message_id):
@@ -489,7 +490,9 @@ async def cancel_command(update: Update, context: BotContext) -> None:
         return
     assert user
     store = context.store
-    pending = await store.forecasts.pending(user.id, message.chat_id)
+    pending = await store.forecasts.pending(
+        user.id, message.chat_id, ttl=context.settings.pending_ttl
+    )
     await store.forecasts.clear_pending(user.id, message.chat_id)
     draft = await store.admin.clear_draft(user.id, message.chat_id)
     done = pending is not None or draft

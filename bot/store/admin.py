@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, fields
-from datetime import date
+from datetime import date, timedelta
 
 import aiosqlite
 
-from bot.store.db import columns, fetch_all, fetch_one, transaction, utcnow
+from bot.store.db import columns, expired, fetch_all, fetch_one, transaction, utcnow
 
 EXPORT_BATCH = 1000
 RESOLUTIONS = ("yes", "no", "annulled")
@@ -324,14 +324,21 @@ class AdminRepo:
 
     # -- /newquestion drafts ----------------------------------------------------------------
 
-    async def draft(self, user_id: int, chat_id: int) -> Draft | None:
-        """The admin's unfinished /newquestion in this chat, or None."""
+    async def draft(
+        self, user_id: int, chat_id: int, *, ttl: timedelta | None = None
+    ) -> Draft | None:
+        """The admin's unfinished /newquestion in this chat, or None. A draft whose last
+        step is older than `ttl` has expired: it is deleted and None returned."""
         row = await fetch_one(
             self._conn,
             f"SELECT {columns(Draft)} FROM question_drafts WHERE user_id = ? AND chat_id = ?",
             (user_id, chat_id),
         )
-        return Draft(*row) if row else None
+        draft = Draft(*row) if row else None
+        if draft is not None and expired(draft.updated_at, ttl):
+            await self.clear_draft(user_id, chat_id)
+            return None
+        return draft
 
     async def save_draft(self, user_id: int, chat_id: int, step: str, payload: str) -> None:
         """Create or update the draft: the step now awaited and the answers so far (JSON)."""

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import aiosqlite
 
 from bot.services.dataset import QuestionEntry
-from bot.store.db import columns, fetch_all, fetch_one, to_iso, transaction, utcnow
+from bot.store.db import columns, expired, fetch_all, fetch_one, to_iso, transaction, utcnow
 
 
 @dataclass(frozen=True)
@@ -415,14 +415,21 @@ class ForecastsRepo:
                 (user_id, chat_id, kind, question_id, prompt_message_id, payload, utcnow()),
             )
 
-    async def pending(self, user_id: int, chat_id: int) -> PendingStep | None:
-        """The step the bot waits for from this reader in this chat, or None."""
+    async def pending(
+        self, user_id: int, chat_id: int, *, ttl: timedelta | None = None
+    ) -> PendingStep | None:
+        """The step the bot waits for from this reader in this chat, or None. A step older
+        than `ttl` has expired: it is deleted and None returned."""
         row = await fetch_one(
             self._conn,
             f"SELECT {columns(PendingStep)} FROM pending_steps WHERE user_id = ? AND chat_id = ?",
             (user_id, chat_id),
         )
-        return PendingStep(*row) if row else None
+        step = PendingStep(*row) if row else None
+        if step is not None and expired(step.created_at, ttl):
+            await self.clear_pending(user_id, chat_id)
+            return None
+        return step
 
     async def clear_pending(self, user_id: int, chat_id: int) -> None:
         """Forget the pending step of this reader in this chat."""
