@@ -109,7 +109,7 @@ async def test_reason_flow_with_consent_and_change(harness: Harness, anna: dict[
     after = (await harness.send(anna, "/forecast 80")).last
     await harness.press(anna, after, "💬 Добавить причину")
     too_long = await harness.send(anna, "я" * 1001)
-    assert "1001 символов" in too_long.text and "ничего не сохранил" in too_long.text
+    assert "Здесь 1001 символ," in too_long.text and "ничего не сохранил" in too_long.text
     step = await harness.send(anna, "Цинхуа и Пекинский университет <b>сильны</b>")
     assert "Причина сохранена" in step.text
     assert "Можно показывать ваше имя" in step.text

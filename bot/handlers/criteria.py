@@ -16,7 +16,7 @@ from bot.handlers.admin import admin_only, find_question, unknown_question
 from bot.handlers.common import BotContext, reply
 from bot.services.notify import question_changed
 from bot.store.db import from_iso
-from bot.texts import LANGUAGES, day, t
+from bot.texts import LANGUAGES, day, t, tn
 
 logger = logging.getLogger(__name__)
 
@@ -37,9 +37,10 @@ async def criteria_command(update: Update, context: BotContext) -> None:
         return
     slug, which, text = parts[1], parts[2].lower(), parts[3].strip()
     if len(text) > MAX_CRITERIA_CHARS:
-        await reply(
-            message, t(lang, "admin.criteria.too_long", max=MAX_CRITERIA_CHARS, length=len(text))
+        too_long = tn(
+            lang, "admin.criteria.too_long", len(text), max=MAX_CRITERIA_CHARS, length=len(text)
         )
+        await reply(message, too_long)
         return
     question = await find_question(context, slug)
     if question is None:

@@ -29,7 +29,7 @@ from bot.services.probability import (
 from bot.store.db import from_iso
 from bot.store.forecasts import Question
 from bot.texts import forecast as view
-from bot.texts import percent, t
+from bot.texts import percent, t, tn
 
 logger = logging.getLogger(__name__)
 
@@ -435,7 +435,8 @@ async def save_reason(
         await reply(message, t(lang, "reason.empty"))
         return
     if len(reason) > MAX_REASON_CHARS:
-        await reply(message, t(lang, "reason.too_long", max=MAX_REASON_CHARS, length=len(reason)))
+        text = tn(lang, "reason.too_long", len(reason), max=MAX_REASON_CHARS, length=len(reason))
+        await reply(message, text)
         return
     forecast = await store.forecasts.set_reason(question.id, user_id, reason)
     await store.forecasts.clear_pending(user_id, message.chat_id)

@@ -52,7 +52,9 @@ def tally_line(count: int, median: float | None, reveal_min: int, lang: str) -> 
         return t(lang, "channel.tally.none")
     forecasters = tn(lang, "results.forecasters", count, n=count)
     if median is None:
-        return t(lang, "channel.tally.hidden", forecasters=forecasters, needed=reveal_min)
+        return tn(
+            lang, "channel.tally.hidden", reveal_min, forecasters=forecasters, needed=reveal_min
+        )
     return t(lang, "channel.tally.shown", forecasters=forecasters, median=percent(median, lang))
 
 

@@ -304,7 +304,7 @@ def hidden_results(count: int, needed: int, lang: str, *, invite: bool = True) -
     """Anti-anchoring: results stay hidden until the reader forecasts or enough readers have.
     `invite` ends with "make yours first:" for a message that carries the buttons."""
     head = tn(lang, "results.hidden", count) if count else t(lang, "results.hidden_none")
-    parts = [head, t(lang, "results.hidden_why", needed=needed)]
+    parts = [head, tn(lang, "results.hidden_why", needed, needed=needed)]
     if invite:
         parts.append(t(lang, "results.make_yours"))
     return " ".join(parts)
@@ -386,9 +386,10 @@ def chart_caption(snap: ResultsSnapshot, lang: str) -> str:
     """A short caption (well under Telegram's 1,024 characters)."""
     agg = snap.aggregate
     assert agg is not None
-    return t(
+    return tn(
         lang,
         "chart.caption",
+        agg.count,
         n=number(agg.count, lang),
         median=pct(agg.median, lang),
         weighted=pct(agg.weighted_median, lang),
