@@ -8,6 +8,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
+# A CJK font, so that Chinese names in question titles are drawn in the charts.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends fonts-wqy-zenhei \
+    && rm -rf /var/lib/apt/lists/*
+
 # Dependencies in their own layer: rebuilt only when pyproject.toml changes.
 COPY pyproject.toml README.md ./
 RUN mkdir bot && touch bot/__init__.py \

@@ -54,7 +54,7 @@ from bot.handlers.common import BotContext, command, remember_reader
 from bot.handlers.errors import on_error
 from bot.services.dataset import DEFAULT_DATASET, load_dataset
 from bot.store import Store
-from bot.texts import LANGUAGES, t
+from bot.texts import LANGUAGES, set_display_timezone, t
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +109,7 @@ def build_application(
     `request` replaces the HTTP transport (the emulator passes its own); `rate_limit` adds
     PTB's AIORateLimiter, which also waits out flood-control (RetryAfter) answers.
     """
+    set_display_timezone(settings.display_timezone)
     token = settings.bot_token.get_secret_value() if settings.bot_token else EMULATOR_TOKEN
     builder = (
         ApplicationBuilder()

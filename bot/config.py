@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -35,6 +36,7 @@ class Settings(BaseSettings):
     channel_id: str | None = None
     tally_interval_seconds: float = Field(default=5.0, gt=0)
     pending_ttl_minutes: float = Field(default=30.0, gt=0)
+    display_timezone: str = "Europe/Moscow"
 
     @property
     def pending_ttl(self) -> timedelta:
@@ -62,6 +64,15 @@ class Settings(BaseSettings):
     def _sqlite_only(cls, value: str) -> str:
         if not value.startswith("sqlite:///"):
             raise ValueError("only sqlite:///PATH is supported, e.g. sqlite:///data/bot.sqlite3")
+        return value
+
+    @field_validator("display_timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("use an IANA time zone name, e.g. Europe/Moscow or UTC") from None
         return value
 
     @field_validator("channel_id")

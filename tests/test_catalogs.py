@@ -75,3 +75,16 @@ def test_counts_read_right_in_both_languages() -> None:
         "en", "admin.resolve.confirm", 1, slug="s", outcome="YES", text="?", forecasters="1"
     )
     assert "sent to readers: 1" in t("en", "admin.resolve.notified", slug="s", sent=1, failed=0)
+
+
+def test_probability_words_follow_the_icd_203_scale() -> None:
+    from bot.texts.forecast import verbal
+
+    words = {p: verbal(p, "en") for p in range(1, 100)}
+    assert {words[p] for p in (1, 5)} == {"almost certainly not"}
+    assert {words[p] for p in (6, 13, 15, 20)} == {"very unlikely"}
+    assert {words[p] for p in (21, 25, 44)} == {"unlikely"}
+    assert {words[p] for p in (45, 50, 55)} == {"toss-up"}
+    assert {words[p] for p in (56, 60, 62, 75, 79)} == {"likely"}
+    assert {words[p] for p in (80, 90, 94)} == {"very likely"}
+    assert {words[p] for p in (95, 99)} == {"almost certainly"}

@@ -451,10 +451,12 @@ async def save_reason(
 
 
 async def maybe_ask_consent(update: Update, context: BotContext, question: Question) -> None:
-    """Once, in private: may the reader's first name appear next to their reason?"""
+    """Once, in private: may the reader's first name appear next to their reason? (Asked
+    once, answered or not.)"""
     assert update.effective_user and update.effective_message
-    reader = await context.store.users.get(update.effective_user.id)
-    if reader is None or reader.named_consent is not None or not in_private(update):
+    if not in_private(update):
+        return
+    if not await context.store.users.ask_consent_once(update.effective_user.id):
         return
     lang = context.lang
     await update.effective_message.reply_text(

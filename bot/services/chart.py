@@ -2,20 +2,60 @@
 
 Drawn with matplotlib's object API on the Agg backend (no pyplot global state, no display),
 so it can run in a worker thread. Output: PNG bytes.
+
+Question titles may hold Chinese names (文心一言): text falls back from DejaVu Sans to a CJK
+font found on the system (Debian's fonts-wqy-zenhei or fonts-noto-cjk; the Dockerfile and
+.ci/run install the first), registered once at import.
 """
 
 from __future__ import annotations
 
 import io
+import logging
 import textwrap
 from dataclasses import dataclass
 
+import matplotlib
+from matplotlib import font_manager
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.dates import DateFormatter
 from matplotlib.figure import Figure
 
 from bot.services.results import ResultsSnapshot
 
+logger = logging.getLogger(__name__)
+
+# file names of CJK fonts, most preferred first (Noto/Source Han, then WenQuanYi)
+CJK_FONT_FILES = (
+    "notosanscjk",
+    "sourcehansans",
+    "wqy-zenhei",
+    "wqy-microhei",
+    "droidsansfallback",
+)
+
+
+def use_cjk_fallback() -> str | None:
+    """Register the first CJK font found among the system's fonts and make matplotlib fall
+    back to it after DejaVu Sans; returns its family name, or None (logged once) when there
+    is none, in which case Chinese characters are drawn as boxes."""
+    paths = font_manager.findSystemFonts()
+    for key in CJK_FONT_FILES:
+        for path in sorted(p for p in paths if key in p.lower().replace(" ", "")):
+            try:
+                font_manager.fontManager.addfont(path)
+                family = str(font_manager.FontProperties(fname=path).get_name())
+            except (OSError, RuntimeError, ValueError):
+                continue
+            matplotlib.rcParams["font.family"] = ["DejaVu Sans", family]
+            return family
+    logger.warning(
+        "No CJK font found (install fonts-wqy-zenhei): Chinese characters in charts show as boxes"
+    )
+    return None
+
+
+CJK_FAMILY = use_cjk_fallback()
 TITLE_WIDTH = 70  # characters per title line (long questions wrap instead of overflowing)
 BUCKET_LABELS = (
     "1–10",

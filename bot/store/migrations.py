@@ -292,6 +292,8 @@ ALTER TABLE users ADD COLUMN current_question_id INTEGER
 ALTER TABLE questions ADD COLUMN resolution_link TEXT;
 ALTER TABLE questions ADD COLUMN resolution_note TEXT;
 ALTER TABLE questions ADD COLUMN criteria_changed_at TEXT;
+-- when the reader was asked whether their name may appear next to their reasons (once)
+ALTER TABLE users ADD COLUMN consent_asked_at TEXT;
 -- what a channel post shows of its question besides the tally (status, outcome, criteria)
 ALTER TABLE channel_posts ADD COLUMN shown_state TEXT NOT NULL DEFAULT '';
 """,

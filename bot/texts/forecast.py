@@ -19,9 +19,24 @@ PRESETS = ((5, "almost_no"), (25, "unlikely"), (50, "tossup"), (75, "likely"), (
 BAR_WIDTH = 12
 
 
+# Words for a probability (%), after the scale of US Intelligence Community Directive 203
+# ("Analytic Standards", 2015): almost no chance 1-5, very unlikely 5-20, unlikely 20-45,
+# roughly even chance 45-55, likely 55-80, very likely 80-95, almost certain 95-99. Each
+# row: the highest whole percent that still takes the words.
+WORDS_SCALE = (
+    (5, "almost_no"),
+    (20, "very_unlikely"),
+    (44, "unlikely"),
+    (55, "tossup"),
+    (79, "likely"),
+    (94, "very_likely"),
+    (99, "almost_yes"),
+)
+
+
 def verbal(probability: int, lang: str) -> str:
-    """The words for a probability (%): the label of the nearest preset."""
-    _, key = min(PRESETS, key=lambda preset: abs(preset[0] - probability))
+    """The words for a probability in whole percent (1..99), from WORDS_SCALE."""
+    key = next((k for top, k in WORDS_SCALE if probability <= top), WORDS_SCALE[-1][1])
     return t(lang, f"forecast.label.{key}")
 
 
@@ -274,6 +289,7 @@ def history_text(
     else:
         parts.append(your_forecast(current, lang))
     lines = [t(lang, "myforecast.history")]
+    reason = ""  # the reason standing before each entry
     for entry in history:
         when = moment(from_iso(entry.at), lang)
         if entry.action == "withdraw":
@@ -295,6 +311,10 @@ def history_text(
                 old=percent(entry.old_probability, lang),
                 new=percent(entry.new_probability or 0, lang),
             )
+        if entry.action == "set" and entry.reason and entry.reason != reason:
+            # a reason given with the number (/forecast 70 because…) is a change too
+            line += t(lang, "myforecast.entry.with_reason", reason=escape(entry.reason))
+        reason = "" if entry.action == "withdraw" else entry.reason
         lines.append("• " + line)
     parts.append("\n".join(lines))
     return "\n\n".join(parts)
