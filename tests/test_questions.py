@@ -68,6 +68,10 @@ async def test_slug_before_or_after_the_number_is_the_question_never_the_reason(
     assert "Question: Will Beijing" in step.text
     text = (await harness.send(bob, "/forecast no-such-question 30")).text
     assert "There is no question “no-such-question”" in text and SLUG in text
+    text = (await harness.send(bob, "/forecast 30 kimi-users-2028")).text
+    assert "There is no question “kimi-users-2028”" in text
+    step = await harness.send(bob, "/forecast 30 long-term")
+    assert "Your reason: long-term" in step.text
 
 
 async def test_myforecast_results_withdraw_take_a_slug(

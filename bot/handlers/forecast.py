@@ -36,6 +36,9 @@ logger = logging.getLogger(__name__)
 EXACT, REASON = "exact", "reason"
 NUMBER_FIRST = re.compile(r"^\s*[-+−]?\d")  # a message that starts with a number
 SLUG_LIKE = re.compile(r"^[\w]+(?:[-_][\w]+)+$")  # "kimi-users-2027"
+# a lone word after the number that names a question rather than gives a reason: slug-shaped
+# with a digit or with two hyphens ("kimi-users-2027"; "long-term" stays a reason)
+SLUG_NAMED = re.compile(r"^(?=\S*\d|\S*-\S*-)[a-z0-9]+(?:-[a-z0-9]+)+$", re.IGNORECASE)
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -98,6 +101,10 @@ async def pick_question(
         question = await store.questions.by_slug(args[1].lower()[:64])
         if question is not None:
             args = [args[0], *args[2:]]
+        elif len(args) == 2 and SLUG_NAMED.match(args[1]):
+            # "/forecast 30 kimi-users-2027": a question's name, not a reason
+            await unknown_slug(update, context, args[1])
+            return None
     if question is not None:
         await remember_question(update, context, question)
     else:

@@ -10,6 +10,7 @@ font found on the system (Debian's fonts-wqy-zenhei or fonts-noto-cjk; the Docke
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 import textwrap
@@ -47,12 +48,21 @@ def use_cjk_fallback() -> str | None:
                 family = str(font_manager.FontProperties(fname=path).get_name())
             except (OSError, RuntimeError, ValueError):
                 continue
+            _as_normal_weight(path)
             matplotlib.rcParams["font.family"] = ["DejaVu Sans", family]
             return family
     logger.warning(
         "No CJK font found (install fonts-wqy-zenhei): Chinese characters in charts show as boxes"
     )
     return None
+
+
+def _as_normal_weight(path: str) -> None:
+    """Register a one-weight CJK font (WenQuanYi Zen Hei declares "medium") as the normal
+    weight too, so that text of normal weight finds it without a findfont warning."""
+    manager = font_manager.fontManager
+    entries = [e for e in manager.ttflist if e.fname == path]
+    manager.ttflist.extend(dataclasses.replace(e, weight=400) for e in entries if e.weight != 400)
 
 
 CJK_FAMILY = use_cjk_fallback()
