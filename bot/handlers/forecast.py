@@ -540,7 +540,10 @@ async def withdraw_command(update: Update, context: BotContext) -> None:
     lang = context.lang
     current = await context.store.forecasts.current(question.id, user.id)
     if current is None or current.withdrawn:
-        await reply(message, t(lang, "withdraw.nothing"))
+        text = t(lang, "withdraw.nothing")
+        if named := await naming(context, question):
+            text += "\n" + view.on_question(named, lang)
+        await reply(message, text)
         return
     text = t(lang, "withdraw.ask", probability=percent(current.probability, lang))
     if named := await naming(context, question):
