@@ -88,3 +88,10 @@ def test_probability_words_follow_the_icd_203_scale() -> None:
     assert {words[p] for p in (56, 60, 62, 75, 79)} == {"likely"}
     assert {words[p] for p in (80, 90, 94)} == {"very likely"}
     assert {words[p] for p in (95, 99)} == {"almost certainly"}
+
+
+def test_the_reported_one_counts_read_right() -> None:
+    done = tn("en", "admin.resolve.done", 1, slug="s", outcome="YES", scored="1")
+    assert "1 forecaster scored" in done
+    assert "1 forecasters" not in done
+    assert "1 reader," in tn("en", "chart.caption", 1, n="1", median="5%", weighted="5%")

@@ -294,6 +294,9 @@ ALTER TABLE questions ADD COLUMN resolution_note TEXT;
 ALTER TABLE questions ADD COLUMN criteria_changed_at TEXT;
 -- when the reader was asked whether their name may appear next to their reasons (once)
 ALTER TABLE users ADD COLUMN consent_asked_at TEXT;
+-- a figure's qualifier and source as a change left them (/setstat can set both)
+ALTER TABLE stat_history ADD COLUMN new_qualifier TEXT;
+ALTER TABLE stat_history ADD COLUMN new_source_key TEXT;
 -- what a channel post shows of its question besides the tally (status, outcome, criteria)
 ALTER TABLE channel_posts ADD COLUMN shown_state TEXT NOT NULL DEFAULT '';
 """,
