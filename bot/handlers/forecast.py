@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import UTC, datetime
 from html import escape
 
 from telegram import ForceReply, Message, Update
@@ -26,7 +25,6 @@ from bot.services.probability import (
     ProbabilityError,
     parse_forecast,
 )
-from bot.store.db import from_iso
 from bot.store.forecasts import Question
 from bot.texts import forecast as view
 from bot.texts import percent, t, tn
@@ -157,7 +155,7 @@ async def reader_and_question(
 async def refuse_closed(update: Update, context: BotContext, question: Question) -> bool:
     """A closed or resolved question, or one past its closing time, takes no forecasts:
     say so. True when refused."""
-    if question.status == "open" and from_iso(question.closes_at) > datetime.now(UTC):
+    if view.takes_forecasts(question):
         return False
     text = t(context.lang, "forecast.closed")
     if await naming(context, question):
