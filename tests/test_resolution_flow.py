@@ -14,7 +14,9 @@ from tests.test_channel import (  # noqa: F401  (fixtures)
     INTERVAL,
     carol,
     channel,
+    discussion,
     post,
+    prompt_in_thread,
     settings,
     wait_for_edits,
 )
@@ -146,3 +148,20 @@ async def test_deleteme_and_withdrawal_update_the_channel_tally(
     await harness.tap(anna, step.last, f"fw:{question.id}:1")
     await wait_for_edits(emu, card["message_id"], 3)
     assert "Прогнозов пока нет" in plain(emu.last_sent(CHANNEL_ID)["text"])
+
+
+async def test_comment_thread_prompt_loses_its_voting_buttons_after_resolve(
+    harness: Harness,
+    admin: dict[str, Any],
+    channel: dict[str, Any],  # noqa: F811
+    discussion: dict[str, Any],  # noqa: F811
+) -> None:
+    prompt = await prompt_in_thread(harness, admin, channel, discussion)
+    question = await harness.store.questions.by_slug(SLUG)
+    assert question is not None
+    assert len(buttons(prompt)) > 1
+    step = await harness.send(admin, f"/resolve {SLUG} annulled")
+    await harness.press(admin, step.last, "✅ Confirm")
+    post_id = harness.emu.last_sent(CHANNEL_ID)["message_id"]
+    await wait_for_edits(harness.emu, post_id, 1)
+    assert [data for _, data in buttons(harness.emu.current(prompt))] == [f"rs:{question.id}"]

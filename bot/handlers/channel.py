@@ -293,7 +293,29 @@ async def refresh_post(context: BotContext, chat_id: int, message_id: int) -> bo
             return False
         state.last_edit[key] = time.monotonic()
         await store.channel.set_shown(chat_id, message_id, shown[0], shown[1], shown_state)
+        if shown_state != post.shown_state and not fview.takes_forecasts(question):
+            await settle_thread_prompts(context, post, question)
         return True
+
+
+async def settle_thread_prompts(
+    context: BotContext, post: ChannelPost, question: Question
+) -> None:
+    """The post's comment-thread prompts lose their voting buttons too once the question
+    takes no forecasts (only the results button stays); a prompt that cannot be edited is
+    logged in one line and left."""
+    markup = view.public_keyboard(question, context.bot.username, post.language)
+    for thread in await context.store.channel.threads_of_post(post.chat_id, post.message_id):
+        if thread.prompt_message_id is None:
+            continue
+        try:
+            await context.bot.edit_message_reply_markup(
+                thread.chat_id, thread.prompt_message_id, reply_markup=markup
+            )
+        except TelegramError as exc:
+            if "not modified" not in str(exc).lower():
+                logger.info("Thread prompt %s/%s kept its buttons: %s",
+                            thread.chat_id, thread.prompt_message_id, exc)  # fmt: skip
 
 
 def retry_seconds(exc: RetryAfter) -> float:
