@@ -11,6 +11,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 COPY requirements.lock /tmp/requirements.lock
 RUN pip install --require-hashes --no-deps -r /tmp/requirements.lock && rm /tmp/requirements.lock
 
+# A CJK font, so that Chinese names in question titles are drawn in the charts.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends fonts-wqy-zenhei \
+    && rm -rf /var/lib/apt/lists/*
+
 # The bot itself, with its dataset and catalogs as package data; no source stays in the image.
 COPY pyproject.toml README.md /tmp/src/
 COPY bot /tmp/src/bot

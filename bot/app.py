@@ -37,12 +37,14 @@ from bot.config import Settings
 from bot.handlers import (
     admin,
     channel,
+    criteria,
     export,
     forecast,
     inline,
     membership,
     newquestion,
     privacy,
+    questions,
     resolution,
     results,
     start,
@@ -56,7 +58,7 @@ from bot.services.dataset import DEFAULT_DATASET, load_dataset
 from bot.store import Store
 from bot.store.secrets import EXPORT_SALT
 from bot.telegram_policy import PolicyRequest
-from bot.texts import LANGUAGES, t
+from bot.texts import LANGUAGES, set_display_timezone, t
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +68,7 @@ EMULATOR_TOKEN = "1:EMULATOR"  # noqa: S105 - a placeholder, not a secret
 # the command menus (setMyCommands); descriptions are the catalogs' cmd.<name> messages
 PRIVATE_COMMANDS = (
     "start",
+    "questions",
     "forecast",
     "results",
     "myforecast",
@@ -80,6 +83,7 @@ PRIVATE_COMMANDS = (
     "cancel",
 )
 GROUP_COMMANDS = (
+    "questions",
     "forecast",
     "results",
     "myforecast",
@@ -92,8 +96,8 @@ GROUP_COMMANDS = (
 ADMIN_COMMANDS = (
     "admin",
     "export",
-    "questions",
     "newquestion",
+    "criteria",
     "resolve",
     "setstat",
     "stathistory",
@@ -118,6 +122,7 @@ def build_application(
     flood-control (RetryAfter) answers. Every send may go out without its reply target when
     that message was deleted meanwhile (Defaults).
     """
+    set_display_timezone(settings.display_timezone)
     token = settings.bot_token.get_secret_value() if settings.bot_token else EMULATOR_TOKEN
     builder = (
         ApplicationBuilder()
@@ -196,9 +201,10 @@ def _register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CallbackQueryHandler(results.results_button, pattern=r"^rs:"))
 
     app.add_handler(command("admin", admin.admin_command))
-    app.add_handler(command("questions", admin.questions_command))
+    app.add_handler(command("questions", questions.questions_command))
     app.add_handler(command("newquestion", newquestion.newquestion_command))
     app.add_handler(command("resolve", resolution.resolve_command))
+    app.add_handler(command("criteria", criteria.criteria_command))
     app.add_handler(command("leaderboard", resolution.leaderboard_command))
     app.add_handler(command("setstat", stats_admin.setstat_command))
     app.add_handler(command("stathistory", stats_admin.stathistory_command))

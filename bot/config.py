@@ -9,8 +9,10 @@ nothing here touches the network.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -53,6 +55,14 @@ class Settings(BaseSettings):
     results_cache_seconds: float = Field(default=30.0, ge=0)
     chart_redraw_min_changes: int = Field(default=50, ge=1)
     http_transport: Literal["aiohttp", "httpx"] = "aiohttp"
+    pending_ttl_minutes: float = Field(default=30.0, gt=0)
+    display_timezone: str = "Europe/Moscow"
+
+    @property
+    def pending_ttl(self) -> timedelta:
+        """How long a pending step (an exact-% or reason prompt, a channel-comment offer)
+        or a /newquestion draft stays answerable: PENDING_TTL_MINUTES."""
+        return timedelta(minutes=self.pending_ttl_minutes)
 
     @field_validator("bot_token", mode="before")
     @classmethod
@@ -117,6 +127,15 @@ class Settings(BaseSettings):
                 "the example placeholder is not a secret: leave EXPORT_SALT empty (a random "
                 "one is generated and kept in the database) or set a long random value"
             )
+        return value
+
+    @field_validator("display_timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("use an IANA time zone name, e.g. Europe/Moscow or UTC") from None
         return value
 
     @field_validator("channel_id")

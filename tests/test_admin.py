@@ -21,9 +21,9 @@ async def test_dashboard_counts_readers_and_forecasts(
     harness.emu.block_user(102)
     await harness.store.users.set_blocked(102)
     text = plain((await harness.send(admin, "/admin")).text)
-    assert "Readers: 3 (2 can be messaged, 1 blocked the bot)" in text
-    assert "Forecasts: 1 standing, 2 made today (UTC)" in text
-    assert "talent-hub-2030 — open ★ default: 1 standing, 1 withdrawn, 2 today" in text
+    assert "Readers: 3 (can be messaged: 2; blocked the bot: 1)" in text
+    assert "Standing forecasts: 1; made today (UTC): 2" in text
+    assert "talent-hub-2030 — open ★ default · standing: 1, withdrawn: 1, today: 2" in text
 
 
 async def test_dashboard_refused_to_readers(harness: Harness, bob: dict[str, Any]) -> None:

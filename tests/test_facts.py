@@ -97,6 +97,8 @@ async def test_setstat_sets_qualifier_periods_and_a_cited_source(
     sources = plain((await harness.send(bob, "/sources")).text)
     assert "example.org: Beijing AI industry report 2026" in sources
     assert "https://www.example.org/report" in sources
+    history = plain((await harness.send(admin, "/stathistory ai_companies")).text)
+    assert "2,500 → 2,700, by admin 42; period: as of March 2026; source: Beijing AI" in history
 
 
 async def test_setstat_bad_option_lines_change_nothing(

@@ -109,7 +109,7 @@ async def test_reason_flow_with_consent_and_change(harness: Harness, anna: dict[
     after = (await harness.send(anna, "/forecast 80")).last
     await harness.press(anna, after, "💬 Добавить причину")
     too_long = await harness.send(anna, "я" * 1001)
-    assert "1001 символов" in too_long.text and "ничего не сохранил" in too_long.text
+    assert "Здесь 1001 символ," in too_long.text and "ничего не сохранил" in too_long.text
     step = await harness.send(anna, "Цинхуа и Пекинский университет <b>сильны</b>")
     assert "Причина сохранена" in step.text
     assert "Можно показывать ваше имя" in step.text
@@ -320,7 +320,7 @@ async def test_a_withdrawn_reason_does_not_come_back(
     assert forecast is not None and forecast.reason == ""
 
 
-async def test_card_of_another_question_does_not_suggest_typing(
+async def test_card_of_another_question_suggests_typing_with_its_slug(
     harness: Harness, bob: dict[str, Any]
 ) -> None:
     store = harness.store
@@ -333,7 +333,7 @@ async def test_card_of_another_question_does_not_suggest_typing(
     )  # fmt: skip
     await store.questions.create(entry)
     text = (await harness.send(bob, "/start forecast_second")).text
-    assert "Second?" in text and "/forecast 70" not in text and "Exact %" in text
+    assert "Second?" in text and "/forecast second 70" in text
     # typed values now go to the question the reader opened, and the reply names it
     step = await harness.send(bob, "/forecast 20")
     assert "Recorded: 20%" in step.text and "Question: Second?" in step.text

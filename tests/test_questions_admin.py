@@ -100,7 +100,7 @@ async def test_questions_list_and_buttons_close_reopen_default(
     await harness.send(anna, "/forecast 40")
     step = await harness.send(admin, "/questions")
     text = plain(step.text)
-    assert "talent-hub-2030 — open ★ default" in text and "1 standing forecasts" in text
+    assert "talent-hub-2030 — open ★ default" in text and "standing forecasts: 1" in text
     assert "second — open\nSecond?" in text
     assert ("Close second", "aq:close:2") in buttons(step.last)
     step = await harness.press(admin, step.last, "Close second")
@@ -189,7 +189,7 @@ async def test_resolve_scores_notifies_and_leaderboard(
     assert "Brier score 0.040" in to_bob and "Your place: 1 of 3" in to_bob
     stored_carl = await harness.store.users.get(103)
     assert stored_carl and stored_carl.blocked == 1  # Forbidden: marked, and the loop went on
-    assert "sent to 2 readers; 1 could not be reached" in plain(
+    assert "sent to readers: 2; could not be reached: 1" in plain(
         harness.emu.last_sent(ADMIN_ID)["text"]
     )
 

@@ -49,8 +49,8 @@ async def test_auto_forward_and_helper_accounts_are_not_readers(
         await harness.send(helper, "/start")
     assert await stored_ids(harness) == set()
     text = plain((await harness.send(admin, "/admin")).text)
-    assert "Readers: 1 (1 can be messaged, 0 blocked the bot)" in text
-    assert "0 standing" in text
+    assert "Readers: 1 (can be messaged: 1; blocked the bot: 0)" in text
+    assert "standing: 0" in text
     with pytest.raises(ValueError, match="service account"):
         await harness.store.users.touch(777000, username=None, first_name="T", tg_language=None)
 

@@ -24,9 +24,11 @@ from bot.handlers.common import (
     edit,
     reply,
 )
+from bot.services.notify import question_changed
 from bot.store.db import from_iso
 from bot.store.forecasts import Question
 from bot.texts import day, number, t
+from bot.texts.forecast import outcome_text, takes_forecasts
 
 logger = logging.getLogger(__name__)
 
@@ -165,13 +167,14 @@ async def questions_text(
         blocks.append(
             t(
                 lang,
-                "admin.questions.item",
+                "admin.questions.item" if takes_forecasts(q) else "admin.questions.item_settled",
                 slug=escape(q.slug),
                 text=escape(q.text(lang)),
                 status=status_text(q, lang),
                 default=t(lang, "admin.default_mark") if q.is_default else "",
                 standing=number(c.standing if c else 0, lang),
                 closes=day(from_iso(q.closes_at).date(), lang),
+                outcome=outcome_text(q, lang),
             )
         )
         buttons = []
@@ -227,6 +230,7 @@ async def change_question(context: BotContext, question: Question, action: str, 
     if question.status == "resolved":
         return t(lang, "admin.questions.resolved_already", slug=slug)
     await context.store.admin.set_status(question.id, "closed" if action == "close" else "open")
+    await question_changed(context, question.id)
     key = "admin.questions.closed" if action == "close" else "admin.questions.reopened"
     return t(lang, key, slug=slug)
 

@@ -135,6 +135,9 @@ async def post_command(update: Update, context: BotContext) -> None:
         shown_count=shown[0],
         shown_median=shown[1],
     )
+    await context.store.channel.set_shown(
+        sent.chat_id, sent.message_id, shown[0], shown[1], view.post_state(question)
+    )
     await context.store.channel.set_chat_status(sent.chat_id, "channel", "administrator")
     link = view.link_to_post(sent.chat_id, sent.chat.username, sent.message_id)
     await reply(
@@ -268,7 +271,8 @@ async def refresh_post(context: BotContext, chat_id: int, message_id: int) -> bo
         if question is None:
             return False
         shown = await current_tally(context, question)
-        if shown == (post.shown_count, post.shown_median):
+        shown_state = view.post_state(question)
+        if shown == (post.shown_count, post.shown_median) and shown_state == post.shown_state:
             return False  # nothing would change: no edit
         interval = context.settings.tally_interval_seconds
         since = time.monotonic() - state.last_edit.get(key, float("-inf"))
@@ -285,8 +289,30 @@ async def refresh_post(context: BotContext, chat_id: int, message_id: int) -> bo
         if not await _edit_post(context, post, text, markup):
             return False
         state.last_edit[key] = time.monotonic()
-        await store.channel.set_shown(chat_id, message_id, shown[0], shown[1])
+        await store.channel.set_shown(chat_id, message_id, shown[0], shown[1], shown_state)
+        if shown_state != post.shown_state and not fview.takes_forecasts(question):
+            await settle_thread_prompts(context, post, question)
         return True
+
+
+async def settle_thread_prompts(
+    context: BotContext, post: ChannelPost, question: Question
+) -> None:
+    """The post's comment-thread prompts lose their voting buttons too once the question
+    takes no forecasts (only the results button stays); a prompt that cannot be edited is
+    logged in one line and left."""
+    markup = view.public_keyboard(question, context.bot.username, post.language)
+    for thread in await context.store.channel.threads_of_post(post.chat_id, post.message_id):
+        if thread.prompt_message_id is None:
+            continue
+        try:
+            await context.bot.edit_message_reply_markup(
+                thread.chat_id, thread.prompt_message_id, reply_markup=markup
+            )
+        except TelegramError as exc:
+            if "not modified" not in str(exc).lower():
+                logger.info("Thread prompt %s/%s kept its buttons: %s",
+                            thread.chat_id, thread.prompt_message_id, exc)  # fmt: skip
 
 
 async def _edit_post(context: BotContext, post: ChannelPost, text: str, markup: Any) -> bool:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import UTC, datetime
 from html import escape
 
 from telegram import ForceReply, Message, Update
@@ -20,42 +19,108 @@ from bot.handlers.callbacks import BadCallbackData, unpack, unpack_int
 from bot.handlers.common import BotContext, confirming, edit, in_private, is_reader, reply
 from bot.handlers.start import send_greeting
 from bot.services.hygiene import clean_reason, display_name, strip_format
+from bot.services.notify import question_changed
 from bot.services.probability import (
     MAX_REASON_CHARS,
     ParsedForecast,
     ProbabilityError,
     parse_forecast,
 )
-from bot.store.db import from_iso
 from bot.store.forecasts import Question
 from bot.texts import forecast as view
-from bot.texts import percent, pick_language, t
+from bot.texts import percent, pick_language, t, tn
 
 logger = logging.getLogger(__name__)
 
 EXACT, REASON = "exact", "reason"
-CURRENT = "question_id"  # user_data key: the question the reader is on
 NUMBER_FIRST = re.compile(r"^\s*[-+−]?\d")  # a message that starts with a number
+SLUG_LIKE = re.compile(r"^[\w]+(?:[-_][\w]+)+$")  # "kimi-users-2027"
+# a lone word after the number that names a question rather than gives a reason: slug-shaped
+# with a digit or with two hyphens ("kimi-users-2027"; "long-term" stays a reason)
+SLUG_NAMED = re.compile(r"^(?=\S*\d|\S*-\S*-)[a-z0-9]+(?:-[a-z0-9]+)+$", re.IGNORECASE)
 
 
 # --- helpers -------------------------------------------------------------------------------
 
 
-async def question_for(context: BotContext, question_id: int | None = None) -> Question | None:
-    """The question by id; without one, the question the reader last opened (a deep link
-    to another question, a tap on its card), else the default one."""
+async def question_for(
+    context: BotContext, question_id: int | None = None, *, update: Update | None = None
+) -> Question | None:
+    """The question by id; without one, the question the reader of `update` last opened (a
+    deep link, a tap on its card, a typed slug; kept in the database), else the default."""
     store = context.store
     if question_id is not None:
         return await store.questions.get(question_id)
-    current = context.user_data.get(CURRENT) if context.user_data is not None else None
-    question = await store.questions.get(current) if current else None
+    user = update.effective_user if update is not None else None
+    question = await store.questions.current_for(user.id) if user is not None else None
     return question or await store.questions.default()
 
 
-def remember_question(context: BotContext, question: Question) -> None:
-    """Make `question` the one typed commands (/forecast 70, /myforecast) refer to."""
-    if context.user_data is not None:
-        context.user_data[CURRENT] = question.id
+async def remember_question(update: Update, context: BotContext, question: Question) -> None:
+    """Make `question` the one the reader's typed commands (/forecast 70, /myforecast)
+    refer to; stored, so it survives a restart."""
+    user = update.effective_user
+    if is_reader(user):
+        assert user
+        await context.store.questions.set_current_for(user.id, question.id)
+
+
+async def naming(context: BotContext, question: Question) -> Question | None:
+    """`question` when replies about a forecast must name it (more than one question is
+    open, or it is not the default one), else None."""
+    if not question.is_default or await context.store.questions.open_count() > 1:
+        return question
+    return None
+
+
+async def pick_question(
+    update: Update, context: BotContext, args: list[str], *, expects_number: bool = False
+) -> tuple[Question, list[str]] | None:
+    """The question a typed command names and the remaining arguments.
+
+    A slug may come first (`/forecast kimi-users-2027 30`) or right after the number
+    (`/forecast 30 kimi-users-2027`), and is then never taken as a reason; a named question
+    becomes the reader's current one. Without a slug: the reader's current question. Replies
+    and returns None when the first word names no question (with `expects_number`, only a
+    word shaped like a slug, "a-b"; "/forecast seventy" is left to the number check) or
+    there is no question.
+    """
+    message = update.effective_message
+    assert message
+    store = context.store
+    question: Question | None = None
+    if args and not NUMBER_FIRST.match(args[0]):
+        question = await store.questions.by_slug(args[0].lower()[:64])
+        if question is not None:
+            args = args[1:]
+        elif not expects_number or SLUG_LIKE.match(args[0]):
+            await unknown_slug(update, context, args[0])
+            return None
+    elif len(args) >= 2:
+        question = await store.questions.by_slug(args[1].lower()[:64])
+        if question is not None:
+            args = [args[0], *args[2:]]
+        elif len(args) == 2 and SLUG_NAMED.match(args[1]):
+            # "/forecast 30 kimi-users-2027": a question's name, not a reason
+            await unknown_slug(update, context, args[1])
+            return None
+    if question is not None:
+        await remember_question(update, context, question)
+    else:
+        question = await question_for(context, update=update)
+    if question is None:
+        await reply(message, t(context.lang, "forecast.no_question"))
+    return (question, args) if question else None
+
+
+async def unknown_slug(update: Update, context: BotContext, slug: str) -> None:
+    """Reply that `slug` names no question, with the questions there are."""
+    assert update.effective_message
+    lang = context.lang
+    questions = await context.store.questions.all()
+    slugs = ", ".join(f"<code>{escape(q.slug)}</code>" for q in questions)
+    text = t(lang, "questions.unknown", slug=escape(slug[:64]), slugs=slugs or "—")
+    await reply(update.effective_message, text)
 
 
 def mention(update: Update) -> str:
@@ -78,23 +143,26 @@ async def refuse_non_reader(update: Update, context: BotContext) -> bool:
     return True
 
 
-async def reader_and_question(update: Update, context: BotContext) -> Question | None:
-    """The default question for a reader's command; replies and returns None when the
-    sender cannot forecast (anonymous) or there is no question."""
+async def reader_and_question(
+    update: Update, context: BotContext, *, expects_number: bool = False
+) -> tuple[Question, list[str]] | None:
+    """The question a reader's command names (see pick_question) and the remaining
+    arguments; replies and returns None when the sender cannot forecast (anonymous), the
+    slug is unknown or there is no question."""
     if await refuse_non_reader(update, context):
         return None
-    question = await question_for(context)
-    if question is None and update.effective_message:
-        await reply(update.effective_message, t(context.lang, "forecast.no_question"))
-    return question
+    args = list(context.args or [])
+    return await pick_question(update, context, args, expects_number=expects_number)
 
 
 async def refuse_closed(update: Update, context: BotContext, question: Question) -> bool:
     """A closed or resolved question, or one past its closing time, takes no forecasts:
     say so. True when refused."""
-    if question.status == "open" and from_iso(question.closes_at) > datetime.now(UTC):
+    if view.takes_forecasts(question):
         return False
     text = t(context.lang, "forecast.closed")
+    if await naming(context, question):
+        text += " " + t(context.lang, "forecast.on_question", question=question.text(context.lang))
     if update.callback_query:
         await update.callback_query.answer(text, show_alert=True)
     elif update.effective_message:
@@ -103,10 +171,9 @@ async def refuse_closed(update: Update, context: BotContext, question: Question)
 
 
 async def changed(context: BotContext, question_id: int) -> None:
-    """Tell the listeners in bot_data["forecast_listeners"] (e.g. the channel post's live
-    tally) that the forecasts on a question changed. Called after every forecast write."""
-    for listener in context.bot_data.get("forecast_listeners", ()):
-        await listener(context, question_id)
+    """After every forecast write: the one notification point (services.notify), so the
+    channel post's tally and text follow."""
+    await question_changed(context, question_id)
 
 
 def probability_error(lang: str, error: ProbabilityError) -> str:
@@ -118,11 +185,12 @@ def probability_error(lang: str, error: ProbabilityError) -> str:
 
 
 async def forecast_command(update: Update, context: BotContext) -> None:
-    """/forecast: show the card; /forecast 70 [reason]: record directly."""
-    question = await reader_and_question(update, context)
-    if question is None:
+    """/forecast [slug]: show the card; /forecast [slug] 70 [reason]: record directly."""
+    picked = await reader_and_question(update, context, expects_number=True)
+    if picked is None:
         return
-    text = " ".join(context.args or [])
+    question, args = picked
+    text = " ".join(args)
     if text:
         await record_typed(update, context, question, text)
         return
@@ -133,12 +201,13 @@ async def send_card(update: Update, context: BotContext, question: Question) -> 
     """Send the question card with the one-tap buttons."""
     assert update.effective_message and update.effective_user
     lang = context.lang
-    remember_question(context, question)
+    await remember_question(update, context, question)
     current = await context.store.forecasts.current(question.id, update.effective_user.id)
+    open_ = view.takes_forecasts(question)
     await reply(
         update.effective_message,
         view.forecast_card(question, current, lang),
-        reply_markup=view.forecast_keyboard(question.id, lang),
+        reply_markup=view.forecast_keyboard(question.id, lang) if open_ else None,
     )
 
 
@@ -178,7 +247,7 @@ async def store_and_confirm(
         update.effective_user.id, update.effective_message.chat_id
     )
     await changed(context, question.id)
-    text = view.recorded(new, old, lang, parsed.rounded_from, question)
+    text = view.recorded(new, old, lang, parsed.rounded_from, await naming(context, question))
     markup = view.after_keyboard(question.id, bool(new.reason), lang)
     async with confirming():
         await reply(update.effective_message, text, reply_markup=markup)
@@ -204,7 +273,7 @@ async def preset_button(update: Update, context: BotContext) -> None:
         return
     assert update.effective_user
     if in_private(update):
-        remember_question(context, question)
+        await remember_question(update, context, question)
     new, old = await context.store.forecasts.set(
         question.id, update.effective_user.id, probability, language=lang
     )
@@ -212,14 +281,15 @@ async def preset_button(update: Update, context: BotContext) -> None:
     async with confirming():
         if not in_private(update) or query.message is None:
             # a public keyboard: tell only the reader who tapped, keep the chat quiet
-            await query.answer(view.recorded_alert(new, old, lang), show_alert=True)
+            alert = view.recorded_alert(new, old, lang, await naming(context, question))
+            await query.answer(alert[:200], show_alert=True)
             return
         short = t(lang, "forecast.recorded_short", probability=percent(probability, lang))
         await query.answer(short)
         assert isinstance(query.message, Message)
         await edit(
             query.message,
-            view.recorded(new, old, lang, None, question),
+            view.recorded(new, old, lang, None, await naming(context, question)),
             reply_markup=view.after_keyboard(question.id, bool(new.reason), lang),
         )
 
@@ -310,7 +380,8 @@ async def text_input(update: Update, context: BotContext) -> None:
     if message is None or not is_reader(user) or not message.text:
         return
     assert user
-    pending = await context.store.forecasts.pending(user.id, message.chat_id)
+    ttl = context.settings.pending_ttl
+    pending = await context.store.forecasts.pending(user.id, message.chat_id, ttl=ttl)
     private = message.chat.type == ChatType.PRIVATE
     replied_to = message.reply_to_message.message_id if message.reply_to_message else None
     if pending and (private or replied_to == pending.prompt_message_id):
@@ -321,7 +392,7 @@ async def text_input(update: Update, context: BotContext) -> None:
         if thread_reply is not None:
             await thread_reply(update, context)
         return
-    question = await question_for(context)
+    question = await question_for(context, update=update)
     if question is not None and NUMBER_FIRST.match(strip_format(message.text)):
         # "70" or "70 % because…": a forecast on the reader's current question
         await record_typed(update, context, question, message.text)
@@ -375,26 +446,28 @@ async def save_reason(
         await reply(message, t(lang, "reason.empty"))
         return
     if len(reason) > MAX_REASON_CHARS:
-        await reply(message, t(lang, "reason.too_long", max=MAX_REASON_CHARS, length=len(reason)))
+        text = tn(lang, "reason.too_long", len(reason), max=MAX_REASON_CHARS, length=len(reason))
+        await reply(message, text)
         return
     forecast = await store.forecasts.set_reason(question.id, user_id, reason)
     await store.forecasts.clear_pending(user_id, message.chat_id)
     if forecast is None:
         await reply(message, t(lang, "reason.needs_forecast"))
         return
-    await reply(
-        message,
-        t(lang, "reason.saved") + "\n" + view.your_forecast(forecast, lang),
-        reply_markup=view.after_keyboard(question.id, True, lang),
-    )
+    text = t(lang, "reason.saved") + "\n" + view.your_forecast(forecast, lang)
+    if named := await naming(context, question):
+        text += "\n" + view.on_question(named, lang)
+    await reply(message, text, reply_markup=view.after_keyboard(question.id, True, lang))
     await maybe_ask_consent(update, context, question)
 
 
 async def maybe_ask_consent(update: Update, context: BotContext, question: Question) -> None:
-    """Once, in private: may the reader's first name appear next to their reason?"""
+    """Once, in private: may the reader's first name appear next to their reason? (Asked
+    once, answered or not.)"""
     assert update.effective_user and update.effective_message
-    reader = await context.store.users.get(update.effective_user.id)
-    if reader is None or reader.named_consent is not None or not in_private(update):
+    if not in_private(update):
+        return
+    if not await context.store.users.ask_consent_once(update.effective_user.id):
         return
     lang = context.lang
     await update.effective_message.reply_text(
@@ -431,7 +504,9 @@ async def cancel_command(update: Update, context: BotContext) -> None:
         return
     assert user
     store = context.store
-    pending = await store.forecasts.pending(user.id, message.chat_id)
+    pending = await store.forecasts.pending(
+        user.id, message.chat_id, ttl=context.settings.pending_ttl
+    )
     await store.forecasts.clear_pending(user.id, message.chat_id)
     draft = await store.admin.clear_draft(user.id, message.chat_id)
     done = pending is not None or draft
@@ -444,10 +519,12 @@ async def cancel_command(update: Update, context: BotContext) -> None:
 
 
 async def myforecast_command(update: Update, context: BotContext) -> None:
-    """/myforecast: the reader's forecast and its history."""
-    question = await reader_and_question(update, context)
-    if question is None:
+    """/myforecast [slug]: the reader's forecast on that (else the current) question and
+    its history."""
+    picked = await reader_and_question(update, context)
+    if picked is None:
         return
+    question = picked[0]
     assert update.effective_message and update.effective_user
     store, user_id = context.store, update.effective_user.id
     current = await store.forecasts.current(question.id, user_id)
@@ -457,22 +534,25 @@ async def myforecast_command(update: Update, context: BotContext) -> None:
 
 
 async def withdraw_command(update: Update, context: BotContext) -> None:
-    """/withdraw: ask for confirmation."""
-    question = await reader_and_question(update, context)
-    if question is None:
+    """/withdraw [slug]: ask for confirmation, naming the question when several are open."""
+    picked = await reader_and_question(update, context)
+    if picked is None:
         return
+    question = picked[0]
     message, user = update.effective_message, update.effective_user
     assert message and user
     lang = context.lang
     current = await context.store.forecasts.current(question.id, user.id)
     if current is None or current.withdrawn:
-        await reply(message, t(lang, "withdraw.nothing"))
+        text = t(lang, "withdraw.nothing")
+        if named := await naming(context, question):
+            text += "\n" + view.on_question(named, lang)
+        await reply(message, text)
         return
-    await reply(
-        message,
-        t(lang, "withdraw.ask", probability=percent(current.probability, lang)),
-        reply_markup=view.withdraw_keyboard(question.id, lang),
-    )
+    text = t(lang, "withdraw.ask", probability=percent(current.probability, lang))
+    if named := await naming(context, question):
+        text += "\n" + view.on_question(named, lang)
+    await reply(message, text, reply_markup=view.withdraw_keyboard(question.id, lang))
 
 
 async def withdraw_button(update: Update, context: BotContext) -> None:
@@ -498,6 +578,8 @@ async def withdraw_button(update: Update, context: BotContext) -> None:
         text = t(lang, "withdraw.done") if old else t(lang, "withdraw.nothing")
     else:
         text = t(lang, "withdraw.kept")
+    if named := await naming(context, question):
+        text += "\n" + view.on_question(named, lang)
     await query.answer()
     if isinstance(query.message, Message):
         await edit(query.message, text)
@@ -508,7 +590,9 @@ async def withdraw_button(update: Update, context: BotContext) -> None:
 
 async def deep_link_forecast(update: Update, context: BotContext, slug: str | None) -> None:
     """/start forecast[_<slug>]: open the forecast flow for that question."""
-    question = await (context.store.questions.by_slug(slug) if slug else question_for(context))
+    question = await (
+        context.store.questions.by_slug(slug) if slug else question_for(context, update=update)
+    )
     if question is None or not is_reader(update.effective_user):
         await send_greeting(update, context)
         return
@@ -517,6 +601,8 @@ async def deep_link_forecast(update: Update, context: BotContext, slug: str | No
 
 async def go_forecast(update: Update, context: BotContext) -> None:
     """The greeting's "my forecast" button."""
-    question = await reader_and_question(update, context)
+    if await refuse_non_reader(update, context):
+        return
+    question = await question_for(context, update=update)
     if question is not None:
         await send_card(update, context, question)

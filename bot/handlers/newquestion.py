@@ -156,7 +156,9 @@ async def draft_input(update: Update, context: BotContext) -> None:
     message, user = update.effective_message, update.effective_user
     if message is None or user is None or not message.text:
         return
-    draft = await context.store.admin.draft(user.id, message.chat_id)
+    draft = await context.store.admin.draft(
+        user.id, message.chat_id, ttl=context.settings.pending_ttl
+    )
     if draft is None:
         return
     await remember_reader(update, context)  # the group that would do it is skipped
@@ -208,7 +210,7 @@ async def newquestion_button(update: Update, context: BotContext) -> None:
     except BadCallbackData:
         await query.answer(t(lang, "error.stale_button"), show_alert=True)
         return
-    draft = await context.store.admin.draft(user.id, chat_id)
+    draft = await context.store.admin.draft(user.id, chat_id, ttl=context.settings.pending_ttl)
     if action == "cancel":
         await context.store.admin.clear_draft(user.id, chat_id)
         await query.answer()

@@ -12,6 +12,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.handlers.callbacks import BadCallbackData, pack, unpack
 from bot.handlers.common import BotContext, in_private, is_reader, reply
+from bot.services.notify import questions_changed
 from bot.texts import t, tn
 
 logger = logging.getLogger(__name__)
@@ -79,5 +80,7 @@ async def deleteme_button(update: Update, context: BotContext) -> None:
     if context.user_data is not None:
         context.user_data.clear()
     logger.info("Reader %s deleted their data (%s forecasts)", user.id, removed)
+    if removed:  # public tallies follow (a post edits only when its tally changes)
+        await questions_changed(context, [q.id for q in await context.store.questions.all()])
     done = tn(lang, "privacy.deleted", removed) if removed else t(lang, "privacy.deleted_none")
     await query.edit_message_text(done)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import Forbidden, TelegramError
 
 from bot.handlers.admin import (
@@ -28,32 +29,52 @@ from bot.handlers.common import (
 )
 from bot.services.export_format import pseudonym
 from bot.services.hygiene import display_name
+from bot.services.notify import question_changed
 from bot.services.scoring import score_reader
 from bot.store.admin import Score, ScoredReader
 from bot.store.db import from_iso, to_iso
 from bot.store.forecasts import Question
-from bot.texts import number, percent, pick_language, t, tn
+from bot.texts import moment, number, percent, pick_language, t, tn
+from bot.texts.forecast import takes_forecasts
 
 logger = logging.getLogger(__name__)
 
 LEADERBOARD_SIZE = 10
 OUTCOMES = {"yes": "yes", "no": "no", "annulled": "annulled", "annul": "annulled"}
 NOTIFY_TASKS = "admin.notify_tasks"  # bot_data key: running score notifications
+LINK = re.compile(r"^https?://[^\s/]+\.\S+$", re.IGNORECASE)
 
 
 # -- /resolve and scores -------------------------------------------------------------------
 
 
+def link_and_note(text: str) -> tuple[str | None, str | None]:
+    """The optional link and note of `/resolve <slug> <outcome> [link] [note]` (the whole
+    command text): a first word starting with http:// or https:// is the link, the rest the
+    note (at most 500 characters)."""
+    rest = text.split(maxsplit=3)[3:]
+    words = rest[0].split(maxsplit=1) if rest else []
+    link = words.pop(0) if words and LINK.match(words[0]) else None
+    note = " ".join(words).strip()[:500] if words else ""
+    return link, note or None
+
+
 async def resolve_command(update: Update, context: BotContext) -> None:
-    """/resolve <slug> yes|no|annulled: ask to confirm (scores go out to readers)."""
+    """/resolve <slug> yes|no|annulled [link] [note]: ask to confirm (scores go out to
+    readers), with a warning when the question has not reached its closing time yet. The
+    confirmation quotes the command, so the button reads the link and note from it."""
     if not await admin_only(update, context, "/resolve"):
         return
     message = update.effective_message
     assert message
     lang, args = context.lang, context.args or []
-    outcome = OUTCOMES.get(args[1].lower()) if len(args) == 2 else None
+    outcome = OUTCOMES.get(args[1].lower()) if len(args) >= 2 else None
     if outcome is None:
         await reply(message, t(lang, "admin.resolve.usage"))
+        return
+    link, note = link_and_note(message.text or "")
+    if len(args) >= 3 and link is None and args[2].lower().startswith(("http:", "https:", "www.")):
+        await reply(message, t(lang, "admin.resolve.bad_link", link=escape(args[2][:200])))
         return
     question = await find_question(context, args[0])
     if question is None:
@@ -78,15 +99,23 @@ async def resolve_command(update: Update, context: BotContext) -> None:
             ]
         ]
     )
-    text = t(
+    text = tn(
         lang,
         "admin.resolve.confirm_annulled" if outcome == "annulled" else "admin.resolve.confirm",
+        forecasters,
         slug=escape(question.slug),
         text=escape(question.text(lang)),
         outcome=t(lang, f"admin.outcome.{outcome}"),
         forecasters=number(forecasters, lang),
     )
-    await reply(message, text, reply_markup=keyboard)
+    if link:
+        text += "\n" + t(lang, "questions.resolution_link", url=escape(link, quote=True))
+    if note:
+        text += "\n" + t(lang, "questions.resolution_note", note=escape(note))
+    if takes_forecasts(question):
+        closes = from_iso(question.closes_at)
+        text += "\n\n" + t(lang, "admin.resolve.early", closes=moment(closes, lang))
+    await reply(message, text, reply_markup=keyboard, do_quote=True)
 
 
 async def compute_scores(
@@ -140,13 +169,17 @@ async def resolve_button(update: Update, context: BotContext) -> None:
     if outcome == "cancel":
         await reply_to_query(update, t(lang, "admin.resolve.cancelled"))
         return
+    command = query.message.reply_to_message if isinstance(query.message, Message) else None
+    link, note = link_and_note(command.text or "") if command else (None, None)
     resolved_at = datetime.now(UTC)
     scores: list[Score] = []
     if outcome != "annulled":
         scores = await compute_scores(
             context.store.admin.histories(question.id), question, outcome == "yes", resolved_at
         )
-    if not await context.store.admin.resolve(question.id, outcome, scores, at=to_iso(resolved_at)):
+    if not await context.store.admin.resolve(
+        question.id, outcome, scores, at=to_iso(resolved_at), link=link, note=note
+    ):
         await reply_to_query(
             update,
             t(lang, "admin.resolve.already", slug=escape(question.slug),
@@ -154,14 +187,16 @@ async def resolve_button(update: Update, context: BotContext) -> None:
         )  # fmt: skip
         return
     logger.info("Question %s resolved %s; %s scored", question.slug, outcome, len(scores))
+    await question_changed(context, question.id)
     if outcome == "annulled":
         await reply_to_query(update, t(lang, "admin.resolve.annulled", slug=escape(question.slug)))
         return
     await reply_to_query(
         update,
-        t(
+        tn(
             lang,
             "admin.resolve.done",
+            len(scores),
             slug=escape(question.slug),
             outcome=t(lang, f"admin.outcome.{outcome}"),
             scored=number(len(scores), lang),
@@ -292,6 +327,12 @@ async def leaderboard_command(update: Update, context: BotContext) -> None:
         ),
         tn(lang, "admin.leaderboard.count", len(entries)),
     ]
+    if question.resolution_note:
+        note = escape(question.resolution_note)
+        lines.insert(1, t(lang, "questions.resolution_note", note=note))
+    if question.resolution_link:
+        link = escape(question.resolution_link, quote=True)
+        lines.insert(1, t(lang, "questions.resolution_link", url=link))
     rows = []
     for place, entry in enumerate(entries[:LEADERBOARD_SIZE], start=1):
         rows.append(leaderboard_row(place, entry, salt, lang))

@@ -16,7 +16,7 @@ from telegram.error import BadRequest
 
 from bot import telegram_policy as policy
 from bot.handlers.common import BotContext, in_private, is_reader, reply
-from bot.handlers.forecast import question_for, question_from_data
+from bot.handlers.forecast import pick_question, question_for, question_from_data
 from bot.handlers.start import send_greeting
 from bot.services.chart import render_chart
 from bot.services.results import ChartCache, Freshness, ResultsCache, ResultsSnapshot
@@ -28,13 +28,11 @@ logger = logging.getLogger(__name__)
 
 
 async def results_command(update: Update, context: BotContext) -> None:
-    """/results: the community forecast (after the reader forecasts, or once enough have)."""
-    question = await question_for(context)
-    if question is None:
-        assert update.effective_message
-        await reply(update.effective_message, t(context.lang, "forecast.no_question"))
-        return
-    await send_results(update, context, question)
+    """/results [slug]: the community forecast of that (else the reader's current) question,
+    after the reader forecasts or once enough readers have."""
+    picked = await pick_question(update, context, list(context.args or [])[:1])
+    if picked is not None:
+        await send_results(update, context, picked[0])
 
 
 async def results_button(update: Update, context: BotContext) -> None:
@@ -146,7 +144,9 @@ async def send_chart(
 
 async def deep_link_results(update: Update, context: BotContext, slug: str | None) -> None:
     """/start results[_<slug>]: show that question's results."""
-    question = await (context.store.questions.by_slug(slug) if slug else question_for(context))
+    question = await (
+        context.store.questions.by_slug(slug) if slug else question_for(context, update=update)
+    )
     if question is None:
         await send_greeting(update, context)
         return

@@ -6,10 +6,10 @@ import re
 from collections.abc import Awaitable, Callable
 from html import escape
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
 from bot.handlers.callbacks import BadCallbackData, pack, unpack
-from bot.handlers.common import BotContext, is_reader, reply
+from bot.handlers.common import BotContext, edit, is_reader, reply
 from bot.texts import LANGUAGES, t
 
 # /start payloads are at most 64 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)
@@ -110,8 +110,9 @@ async def language_button(update: Update, context: BotContext) -> None:
         return
     await set_language(update, context, lang)
     await query.answer()
-    if query.message and update.effective_message:
-        await reply(update.effective_message, t(lang, "language.changed"))
+    if isinstance(query.message, Message):
+        # the picker itself becomes the confirmation (no second message, no stale buttons)
+        await edit(query.message, t(lang, "language.changed"))
 
 
 async def go_button(update: Update, context: BotContext) -> None:

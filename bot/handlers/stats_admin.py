@@ -19,9 +19,9 @@ from bot.handlers.common import (
 )
 from bot.services.dataset import QUALIFIERS, value_problem
 from bot.store.db import from_iso
-from bot.store.stats import CitedSource, StatChange
+from bot.store.stats import CitedSource, Source, StatChange
 from bot.texts import moment, number, t
-from bot.texts.stats import provenance
+from bot.texts.stats import CITED_PREFIX, provenance
 
 logger = logging.getLogger(__name__)
 
@@ -213,12 +213,17 @@ async def stathistory_command(update: Update, context: BotContext) -> None:
             value=plain_number(stat.value, lang),
         )
     ]
-    lines += [history_line(c, lang) for c in changes] or [t(lang, "admin.stathistory.empty")]
+    sources = {s.key: s for s in await context.store.stats.sources()}
+    lines += [history_line(c, lang, sources) for c in changes] or [
+        t(lang, "admin.stathistory.empty")
+    ]
     await reply(message, "\n".join(lines))
 
 
-def history_line(change: StatChange, lang: str) -> str:
-    """One change: when, old → new, who (admin id) or how (seed, import), period change."""
+def history_line(change: StatChange, lang: str, sources: dict[str, Source] | None = None) -> str:
+    """One change: when, old → new, who (admin id) or how (seed, import), period change,
+    and the source an admin cited (looked up in `sources`, by key)."""
+    sources = sources or {}
     who = (
         t(lang, "admin.stathistory.by", user_id=change.changed_by)
         if change.changed_by is not None
@@ -235,4 +240,8 @@ def history_line(change: StatChange, lang: str) -> str:
     new_period = change.period("new", lang)
     if new_period and new_period != change.period("old", lang):
         line += t(lang, "admin.stathistory.period", period=escape(new_period))
+    if change.new_source_key and change.new_source_key.startswith(CITED_PREFIX):
+        source = sources.get(change.new_source_key)
+        name = source.title(lang) if source else change.new_source_key
+        line += t(lang, "admin.stathistory.source", source=escape(name))
     return line

@@ -15,6 +15,7 @@ from bot.handlers.callbacks import BadCallbackData, unpack, unpack_int
 from bot.handlers.channel import current_tally, tally_text
 from bot.handlers.common import BotContext, is_reader, reply
 from bot.services.probability import ProbabilityError, parse_forecast
+from bot.store.db import expired
 from bot.texts import channel as view
 from bot.texts import percent, t
 
@@ -125,6 +126,9 @@ async def confirm_button(update: Update, context: BotContext) -> None:
     assert update.effective_user
     if update.effective_user.id != offer.user_id:
         await query.answer(t(lang, "channel.confirm.not_yours"), show_alert=True)
+        return
+    if expired(offer.created_at, context.settings.pending_ttl):
+        await query.answer(t(lang, "channel.confirm.expired"), show_alert=True)
         return
     question = await store.questions.get(offer.question_id)
     if question is None:

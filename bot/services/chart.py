@@ -3,17 +3,71 @@
 Drawn with matplotlib's object API on the Agg backend (no pyplot global state, no display),
 so it can run in a worker thread. Output: PNG bytes. matplotlib is imported when the first
 chart is drawn, not at start-up (it costs about 0.4 s and 40 MB).
+
+Question titles may hold Chinese names (文心一言): text falls back from DejaVu Sans to a CJK
+font found on the system (Debian's fonts-wqy-zenhei or fonts-noto-cjk; the Dockerfile and
+.ci/run install the first), registered once, with the first chart.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import logging
 import textwrap
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from bot.services.results import ResultsSnapshot
+
+logger = logging.getLogger(__name__)
+
+# file names of CJK fonts, most preferred first (Noto/Source Han, then WenQuanYi)
+CJK_FONT_FILES = (
+    "notosanscjk",
+    "sourcehansans",
+    "wqy-zenhei",
+    "wqy-microhei",
+    "droidsansfallback",
+)
+
+
+@cache
+def cjk_family() -> str | None:
+    """Register the first CJK font found among the system's fonts and make matplotlib fall
+    back to it after DejaVu Sans; returns its family name, or None (logged once) when there
+    is none, in which case Chinese characters are drawn as boxes."""
+    import matplotlib
+    from matplotlib import font_manager
+
+    paths = font_manager.findSystemFonts()
+    for key in CJK_FONT_FILES:
+        for path in sorted(p for p in paths if key in p.lower().replace(" ", "")):
+            try:
+                font_manager.fontManager.addfont(path)
+                family = str(font_manager.FontProperties(fname=path).get_name())
+            except (OSError, RuntimeError, ValueError):
+                continue
+            _as_normal_weight(path)
+            matplotlib.rcParams["font.family"] = ["DejaVu Sans", family]
+            return family
+    logger.warning(
+        "No CJK font found (install fonts-wqy-zenhei): Chinese characters in charts show as boxes"
+    )
+    return None
+
+
+def _as_normal_weight(path: str) -> None:
+    """Register a one-weight CJK font (WenQuanYi Zen Hei declares "medium") as the normal
+    weight too, so that text of normal weight finds it without a findfont warning."""
+    from matplotlib import font_manager
+
+    manager = font_manager.fontManager
+    entries = [e for e in manager.ttflist if e.fname == path]
+    manager.ttflist.extend(dataclasses.replace(e, weight=400) for e in entries if e.weight != 400)
+
 
 TITLE_WIDTH = 70  # characters per title line (long questions wrap instead of overflowing)
 BUCKET_LABELS = (
@@ -58,6 +112,7 @@ def render_chart(snapshot: ResultsSnapshot, labels: ChartLabels) -> bytes:
     from matplotlib.dates import DateFormatter
     from matplotlib.figure import Figure
 
+    cjk_family()
     figure = Figure(figsize=(8, 6.4), dpi=100, layout="constrained")
     FigureCanvasAgg(figure)
     top, bottom = figure.subplots(2, 1, height_ratios=(3, 2))

@@ -88,7 +88,9 @@ class FactEntry:
 
 @dataclass(frozen=True)
 class QuestionEntry:
-    """A forecasting question; times are aware UTC datetimes."""
+    """A forecasting question; times are aware UTC datetimes. `replaces_criteria_*` are the
+    criteria an earlier dataset gave: a stored question still holding them takes the new
+    ones at seeding (dated for readers when forecasts exist)."""
 
     slug: str
     text_ru: str
@@ -99,6 +101,8 @@ class QuestionEntry:
     closes_at: datetime
     resolve_by: datetime
     default: bool = False
+    replaces_criteria_ru: str | None = None
+    replaces_criteria_en: str | None = None
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, fields
-from datetime import date
+from datetime import date, timedelta
 
 import aiosqlite
 
-from bot.store.db import columns, fetch_all, fetch_one, transaction, utcnow
+from bot.store.db import columns, expired, fetch_all, fetch_one, transaction, utcnow
 
 EXPORT_BATCH = 1000
 RESOLUTIONS = ("yes", "no", "annulled")
@@ -140,6 +140,24 @@ class AdminRepo:
             )
         return cur.rowcount > 0
 
+    async def set_criteria(
+        self, question_id: int, *, criteria_ru: str | None = None, criteria_en: str | None = None
+    ) -> str | None:
+        """Change a question's criteria (either language). When anybody has forecast on it,
+        the change is dated (`criteria_changed_at`, shown to readers). Returns the UTC time
+        of the change, or None when the question is missing or resolved."""
+        now = utcnow()
+        async with transaction(self._conn):
+            cur = await self._conn.execute(
+                "UPDATE questions SET criteria_ru = COALESCE(?, criteria_ru),"
+                " criteria_en = COALESCE(?, criteria_en),"
+                " criteria_changed_at = CASE WHEN EXISTS (SELECT 1 FROM forecast_history h"
+                " WHERE h.question_id = questions.id) THEN ? ELSE criteria_changed_at END,"
+                " version = version + 1 WHERE id = ? AND status != 'resolved'",
+                (criteria_ru, criteria_en, now, question_id),
+            )
+        return now if cur.rowcount > 0 else None
+
     async def set_default(self, question_id: int) -> bool:
         """Make the question the default one (the only one); False when it does not exist."""
         async with transaction(self._conn):
@@ -158,9 +176,17 @@ class AdminRepo:
         return True
 
     async def resolve(
-        self, question_id: int, resolution: str, scores: list[Score], *, at: str | None = None
+        self,
+        question_id: int,
+        resolution: str,
+        scores: list[Score],
+        *,
+        at: str | None = None,
+        link: str | None = None,
+        note: str | None = None,
     ) -> bool:
-        """Mark the question resolved (yes, no or annulled) and store its scores, atomically.
+        """Mark the question resolved (yes, no or annulled) with the link to the source used
+        and a note (both optional), and store its scores, atomically.
 
         `scores` should be empty for "annulled". Returns False (and changes nothing) when the
         question is missing or already resolved. Raises ValueError for another resolution.
@@ -171,8 +197,9 @@ class AdminRepo:
         async with transaction(self._conn):
             cur = await self._conn.execute(
                 "UPDATE questions SET status = 'resolved', resolution = ?, resolved_at = ?,"
-                " version = version + 1 WHERE id = ? AND status != 'resolved'",
-                (resolution, when, question_id),
+                " resolution_link = ?, resolution_note = ?, version = version + 1"
+                " WHERE id = ? AND status != 'resolved'",
+                (resolution, when, link, note, question_id),
             )
             if cur.rowcount == 0:
                 return False
@@ -297,14 +324,21 @@ class AdminRepo:
 
     # -- /newquestion drafts ----------------------------------------------------------------
 
-    async def draft(self, user_id: int, chat_id: int) -> Draft | None:
-        """The admin's unfinished /newquestion in this chat, or None."""
+    async def draft(
+        self, user_id: int, chat_id: int, *, ttl: timedelta | None = None
+    ) -> Draft | None:
+        """The admin's unfinished /newquestion in this chat, or None. A draft whose last
+        step is older than `ttl` has expired: it is deleted and None returned."""
         row = await fetch_one(
             self._conn,
             f"SELECT {columns(Draft)} FROM question_drafts WHERE user_id = ? AND chat_id = ?",
             (user_id, chat_id),
         )
-        return Draft(*row) if row else None
+        draft = Draft(*row) if row else None
+        if draft is not None and expired(draft.updated_at, ttl):
+            await self.clear_draft(user_id, chat_id)
+            return None
+        return draft
 
     async def save_draft(self, user_id: int, chat_id: int, step: str, payload: str) -> None:
         """Create or update the draft: the step now awaited and the answers so far (JSON)."""

@@ -16,8 +16,9 @@ class ChannelPost:
     """A post the bot published in a channel.
 
     `shown_count` / `shown_median` are the tally the post currently shows (median in percent,
-    None while hidden or when nobody has forecast); `active` is 0 once the post can no longer
-    be edited (deleted, or the bot lost the channel).
+    None while hidden or when nobody has forecast); `shown_state` a signature of the rest of
+    the question it shows (status, outcome, criteria); `active` is 0 once the post can no
+    longer be edited (deleted, or the bot lost the channel).
     """
 
     chat_id: int
@@ -30,6 +31,7 @@ class ChannelPost:
     active: int
     created_at: str
     updated_at: str
+    shown_state: str = ""
 
 
 @dataclass(frozen=True)
@@ -117,14 +119,21 @@ class ChannelRepo:
         return [ChannelPost(*row) for row in rows]
 
     async def set_shown(
-        self, chat_id: int, message_id: int, count: int, median: float | None
+        self,
+        chat_id: int,
+        message_id: int,
+        count: int,
+        median: float | None,
+        state: str | None = None,
     ) -> None:
-        """Record the tally the post now shows (count of forecasters, median % or None)."""
+        """Record the tally the post now shows (count of forecasters, median % or None) and,
+        when given, the signature of the question state it shows."""
         async with transaction(self._conn):
             await self._conn.execute(
-                "UPDATE channel_posts SET shown_count = ?, shown_median = ?, updated_at = ?"
+                "UPDATE channel_posts SET shown_count = ?, shown_median = ?,"
+                " shown_state = COALESCE(?, shown_state), updated_at = ?"
                 " WHERE chat_id = ? AND message_id = ?",
-                (count, median, utcnow(), chat_id, message_id),
+                (count, median, state, utcnow(), chat_id, message_id),
             )
 
     async def deactivate_post(self, chat_id: int, message_id: int) -> None:

@@ -9,7 +9,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from weakref import WeakKeyDictionary
 
@@ -96,6 +96,15 @@ def explain(path: Path, exc: sqlite3.Error) -> str:
 def utcnow() -> str:
     """The current time as ISO 8601 UTC text with microseconds (sorts as text)."""
     return to_iso(datetime.now(UTC))
+
+
+def expired(since: str, ttl: timedelta | None, now: datetime | None = None) -> bool:
+    """The one expiry rule of pending steps and drafts: True when the UTC time `since` (the
+    store's text form) lies more than `ttl` before `now` (default: the current time);
+    never with `ttl` None."""
+    if ttl is None:
+        return False
+    return from_iso(since) < (now or datetime.now(UTC)) - ttl
 
 
 def to_iso(moment: datetime) -> str:

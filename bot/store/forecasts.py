@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import aiosqlite
 
 from bot.services.dataset import QuestionEntry
 from bot.store.db import (
     columns,
+    expired,
     fetch_all,
     fetch_one,
     to_iso,
@@ -24,7 +25,9 @@ from bot.store.db import (
 @dataclass(frozen=True)
 class Question:
     """A forecasting question. Times are ISO 8601 UTC text; `version` grows on every write
-    to its forecasts (results and charts are cached per version)."""
+    to its forecasts (results and charts are cached per version). A resolved question may
+    carry the link to the source its resolution used and a note; `criteria_changed_at` is
+    set when the criteria were edited after forecasts had been made."""
 
     id: int
     slug: str
@@ -41,6 +44,9 @@ class Question:
     is_default: int
     version: int
     created_at: str
+    resolution_link: str | None = None
+    resolution_note: str | None = None
+    criteria_changed_at: str | None = None
 
     def text(self, lang: str) -> str:
         """The question in `lang`."""
@@ -196,6 +202,29 @@ class QuestionsRepo:
         """A question by slug (exact)."""
         return await self._one("slug = ?", (slug,))
 
+    async def open_count(self) -> int:
+        """How many questions take forecasts now (status open, closing time not passed)."""
+        row = await fetch_one(
+            self._conn,
+            "SELECT COUNT(*) FROM questions WHERE status = 'open' AND closes_at > ?",
+            (utcnow(),),
+        )
+        return int(row[0]) if row else 0
+
+    async def current_for(self, user_id: int) -> Question | None:
+        """The question the reader last opened (a deep link, a card, a typed slug), or None."""
+        return await self._one(
+            "id = (SELECT current_question_id FROM users WHERE user_id = ?)", (user_id,)
+        )
+
+    async def set_current_for(self, user_id: int, question_id: int) -> None:
+        """Make `question_id` the question the reader's typed commands refer to."""
+        async with transaction(self._conn):
+            await self._conn.execute(
+                "UPDATE users SET current_question_id = ? WHERE user_id = ?",
+                (question_id, user_id),
+            )
+
     async def all(self) -> list[Question]:
         """Every question, newest first."""
         rows = await fetch_all(
@@ -230,13 +259,30 @@ class QuestionsRepo:
     async def seed(self, entries: tuple[QuestionEntry, ...]) -> list[str]:
         """Create the dataset's questions whose slug is new; returns the slugs created.
 
-        Existing questions are never changed by seeding (admins own them after creation).
+        Existing questions are otherwise left alone (admins own them after creation), except
+        that an unresolved question still holding the criteria an entry `replaces_criteria_*`
+        takes the entry's criteria; when anybody has forecast, the change is dated
+        (`criteria_changed_at`), as an admin's edit would be.
         """
         created = []
         for entry in entries:
-            if await self.by_slug(entry.slug) is None:
+            current = await self.by_slug(entry.slug)
+            if current is None:
                 await self.create(entry)
                 created.append(entry.slug)
+            elif current.status != "resolved" and (
+                (current.criteria_en, current.criteria_ru)
+                == (entry.replaces_criteria_en, entry.replaces_criteria_ru)
+            ):
+                async with transaction(self._conn):
+                    await self._conn.execute(
+                        "UPDATE questions SET criteria_ru = ?, criteria_en = ?,"
+                        " criteria_changed_at = CASE WHEN EXISTS (SELECT 1 FROM"
+                        " forecast_history h WHERE h.question_id = questions.id)"
+                        " THEN ? ELSE criteria_changed_at END, version = version + 1"
+                        " WHERE id = ?",
+                        (entry.criteria_ru, entry.criteria_en, utcnow(), current.id),
+                    )
         return created
 
 
@@ -439,14 +485,21 @@ class ForecastsRepo:
                 (user_id, chat_id, kind, question_id, prompt_message_id, payload, utcnow()),
             )
 
-    async def pending(self, user_id: int, chat_id: int) -> PendingStep | None:
-        """The step the bot waits for from this reader in this chat, or None."""
+    async def pending(
+        self, user_id: int, chat_id: int, *, ttl: timedelta | None = None
+    ) -> PendingStep | None:
+        """The step the bot waits for from this reader in this chat, or None. A step older
+        than `ttl` has expired: it is deleted and None returned."""
         row = await fetch_one(
             self._conn,
             f"SELECT {columns(PendingStep)} FROM pending_steps WHERE user_id = ? AND chat_id = ?",
             (user_id, chat_id),
         )
-        return PendingStep(*row) if row else None
+        step = PendingStep(*row) if row else None
+        if step is not None and expired(step.created_at, ttl):
+            await self.clear_pending(user_id, chat_id)
+            return None
+        return step
 
     async def clear_pending(self, user_id: int, chat_id: int) -> None:
         """Forget the pending step of this reader in this chat."""

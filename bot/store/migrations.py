@@ -284,6 +284,22 @@ CREATE TABLE bot_chats (
     updated_at TEXT NOT NULL
 );
 """,
+    8: """
+-- the question a reader's typed commands refer to (kept across restarts); a resolution's
+-- source link and note; when the criteria last changed after forecasts were made
+ALTER TABLE users ADD COLUMN current_question_id INTEGER
+    REFERENCES questions(id) ON DELETE SET NULL;
+ALTER TABLE questions ADD COLUMN resolution_link TEXT;
+ALTER TABLE questions ADD COLUMN resolution_note TEXT;
+ALTER TABLE questions ADD COLUMN criteria_changed_at TEXT;
+-- when the reader was asked whether their name may appear next to their reasons (once)
+ALTER TABLE users ADD COLUMN consent_asked_at TEXT;
+-- a figure's qualifier and source as a change left them (/setstat can set both)
+ALTER TABLE stat_history ADD COLUMN new_qualifier TEXT;
+ALTER TABLE stat_history ADD COLUMN new_source_key TEXT;
+-- what a channel post shows of its question besides the tally (status, outcome, criteria)
+ALTER TABLE channel_posts ADD COLUMN shown_state TEXT NOT NULL DEFAULT '';
+""",
     9: """
 -- secrets the bot generates for itself once and keeps (e.g. the export pseudonym salt when
 -- EXPORT_SALT is not set), so that they survive restarts and live with the data they protect

@@ -92,7 +92,8 @@ class Model:
 
 @dataclass(frozen=True)
 class StatChange:
-    """One recorded change of a figure (changed_by is a Telegram user id or None)."""
+    """One recorded change of a figure (changed_by is a Telegram user id or None); the
+    qualifier and source the change left, when it was made with /setstat."""
 
     key: str
     old_value: float | None
@@ -104,6 +105,8 @@ class StatChange:
     changed_by: int | None
     via: str
     changed_at: str
+    new_qualifier: str | None = None
+    new_source_key: str | None = None
 
     def period(self, which: str, lang: str) -> str | None:
         """The "old" or "new" period in `lang`."""
@@ -267,7 +270,7 @@ class StatsRepo:
             )
             change = StatChange(
                 key, stat.value, value, stat.period_ru, stat.period_en, new_ru, new_en,
-                by, via, now,
+                by, via, now, new_qualifier, source_key,
             )  # fmt: skip
             await self._insert_change(change)
         return change

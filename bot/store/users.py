@@ -182,3 +182,14 @@ class UsersRepo:
         """How many readers the bot knows."""
         row = await fetch_one(self._conn, "SELECT COUNT(*) FROM users")
         return int(row[0]) if row else 0
+
+    async def ask_consent_once(self, user_id: int) -> bool:
+        """Record that the reader is being asked whether they may be named; True only the
+        first time (the question is asked once, answered or not)."""
+        async with transaction(self._conn):
+            cur = await self._conn.execute(
+                "UPDATE users SET consent_asked_at = ? WHERE user_id = ?"
+                " AND consent_asked_at IS NULL AND named_consent IS NULL",
+                (utcnow(), user_id),
+            )
+        return cur.rowcount > 0

@@ -10,10 +10,11 @@ of a language are merged into one translation.
 from __future__ import annotations
 
 import io
-from datetime import UTC, date, datetime
+from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from functools import cache, lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_date, format_skeleton, format_time
@@ -90,10 +91,22 @@ def day(value: date, lang: str) -> str:
     return str(format_date(value, format="medium", locale=lang))
 
 
+_display_zone: tzinfo = ZoneInfo("Europe/Moscow")
+
+
+def set_display_timezone(name: str) -> None:
+    """Show times in the IANA zone `name` (DISPLAY_TIMEZONE); stored times stay UTC.
+    Raises ZoneInfoNotFoundError for an unknown name."""
+    global _display_zone
+    _display_zone = ZoneInfo(name)
+
+
 def moment(value: datetime, lang: str) -> str:
-    """A UTC time per locale: "Nov 29, 2026, 12:04 PM UTC" / "29 нояб. 2026 г., 12:04 UTC"."""
-    clock = format_time(value, format="short", tzinfo=UTC, locale=lang)
-    return f"{day(value.astimezone(UTC).date(), lang)}, {clock} UTC"
+    """An aware time in the display zone per locale, with the zone's abbreviation:
+    "Nov 29, 2026, 3:04 PM MSK" / "29 нояб. 2026 г., 15:04 MSK"."""
+    local = value.astimezone(_display_zone)
+    clock = format_time(local, format="short", tzinfo=_display_zone, locale=lang)
+    return f"{day(local.date(), lang)}, {clock} {local.tzname()}"
 
 
 @lru_cache(maxsize=4096)

@@ -9,6 +9,7 @@ needs a private message.
 from __future__ import annotations
 
 import re
+import zlib
 from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -51,7 +52,9 @@ def tally_line(count: int, median: float | None, reveal_min: int, lang: str) -> 
         return t(lang, "channel.tally.none")
     forecasters = tn(lang, "results.forecasters", count, n=count)
     if median is None:
-        return t(lang, "channel.tally.hidden", forecasters=forecasters, needed=reveal_min)
+        return tn(
+            lang, "channel.tally.hidden", reveal_min, forecasters=forecasters, needed=reveal_min
+        )
     return t(lang, "channel.tally.shown", forecasters=forecasters, median=percent(median, lang))
 
 
@@ -89,9 +92,26 @@ def post_text(
     return "\n\n".join(parts)
 
 
+def post_state(question: Question) -> str:
+    """A signature of what a post shows of its question besides the tally (status, outcome,
+    its link and note, criteria): a post is edited when it differs from the one shown."""
+    parts = (
+        question.status, question.resolution, question.resolution_link,
+        question.resolution_note, question.criteria_changed_at,
+        question.criteria_ru, question.criteria_en, fview.takes_forecasts(question),
+    )  # fmt: skip
+    return f"{zlib.crc32(repr(parts).encode()):08x}"
+
+
 def public_keyboard(question: Question, bot_username: str, lang: str) -> InlineKeyboardMarkup:
     """Under a channel post or a thread prompt: the labelled one-tap probabilities (the same
-    as /forecast), exact % and reason as deep links into the private chat, and results."""
+    as /forecast), exact % and reason as deep links into the private chat, and results.
+    Once the question takes no forecasts, only the results button stays."""
+    if not fview.takes_forecasts(question):
+        return InlineKeyboardMarkup(
+            [[InlineKeyboardButton(t(lang, "forecast.button.results"),
+                                   callback_data=pack("rs", question.id))]]
+        )  # fmt: skip
     presets = fview.forecast_keyboard(question.id, lang).inline_keyboard[: len(fview.PRESETS)]
     arg = question_arg(question)
     rows = [list(row) for row in presets]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -26,9 +26,24 @@ MORE_RESERVE = 80
 HISTORY_REASON_UNITS = 300
 
 
+# Words for a probability (%), after the scale of US Intelligence Community Directive 203
+# ("Analytic Standards", 2015): almost no chance 1-5, very unlikely 5-20, unlikely 20-45,
+# roughly even chance 45-55, likely 55-80, very likely 80-95, almost certain 95-99. Each
+# row: the highest whole percent that still takes the words.
+WORDS_SCALE = (
+    (5, "almost_no"),
+    (20, "very_unlikely"),
+    (44, "unlikely"),
+    (55, "tossup"),
+    (79, "likely"),
+    (94, "very_likely"),
+    (99, "almost_yes"),
+)
+
+
 def verbal(probability: int, lang: str) -> str:
-    """The words for a probability (%): the label of the nearest preset."""
-    _, key = min(PRESETS, key=lambda preset: abs(preset[0] - probability))
+    """The words for a probability in whole percent (1..99), from WORDS_SCALE."""
+    key = next((k for top, k in WORDS_SCALE if probability <= top), WORDS_SCALE[-1][1])
     return t(lang, f"forecast.label.{key}")
 
 
@@ -37,25 +52,92 @@ def pct(value: float, lang: str) -> str:
     return percent(round(value, 1), lang)
 
 
+def takes_forecasts(question: Question, now: datetime | None = None) -> bool:
+    """True while the question is open and its closing time (UTC) has not passed."""
+    moment_ = now or datetime.now(UTC)
+    return question.status == "open" and from_iso(question.closes_at) > moment_
+
+
+def open_item(question: Question, lang: str) -> str:
+    """An open question in the reader's /questions list (HTML)."""
+    return t(
+        lang,
+        "questions.item_open",
+        question=escape(question.text(lang)),
+        slug=escape(question.slug),
+        closes=day(from_iso(question.closes_at).date(), lang),
+    )
+
+
+def outcome_text(question: Question, lang: str) -> str:
+    """ "Resolved: YES on 1 Feb 2031", with the source link and the note when given (HTML);
+    "closed, awaiting resolution" for a closed question."""
+    if question.status != "resolved" or not question.resolution:
+        return t(lang, "questions.awaiting")
+    text = t(
+        lang,
+        "questions.resolved",
+        outcome=t(lang, f"questions.outcome.{question.resolution}"),
+        when=day(from_iso(question.resolved_at or question.closes_at).date(), lang),
+    )
+    if question.resolution_link:
+        link = escape(question.resolution_link, quote=True)
+        text += "\n" + t(lang, "questions.resolution_link", url=link)
+    if question.resolution_note:
+        text += "\n" + t(lang, "questions.resolution_note", note=escape(question.resolution_note))
+    return text
+
+
+def settled_item(question: Question, lang: str) -> str:
+    """A closed or resolved question in the reader's /questions list (HTML)."""
+    return t(
+        lang,
+        "questions.item_done",
+        question=escape(question.text(lang)),
+        slug=escape(question.slug),
+        outcome=outcome_text(question, lang),
+    )
+
+
 def question_block(question: Question, lang: str) -> str:
-    """The question, its resolution criteria and dates."""
+    """The question, its resolution criteria (with the date they changed, when they changed
+    after forecasts were made) and its dates; once it takes no forecasts, its outcome (or
+    "closed, awaiting resolution") instead of the dates."""
+    criteria = escape(question.criteria(lang))
+    if question.criteria_changed_at:
+        changed = day(from_iso(question.criteria_changed_at).date(), lang)
+        criteria += "\n" + t(lang, "forecast.criteria_changed", date=changed)
+    if not takes_forecasts(question):
+        return t(
+            lang,
+            "forecast.question_settled",
+            question=escape(question.text(lang)),
+            criteria=criteria,
+            outcome=outcome_text(question, lang),
+        )
     return t(
         lang,
         "forecast.question",
         question=escape(question.text(lang)),
-        criteria=escape(question.criteria(lang)),
+        criteria=criteria,
         closes=day(from_iso(question.closes_at).date(), lang),
         resolve_by=day(from_iso(question.resolve_by).date(), lang),
     )
 
 
 def forecast_card(question: Question, current: Forecast | None, lang: str) -> str:
-    """/forecast: the question, the reader's standing forecast if any, and what to tap."""
+    """/forecast: the question, the reader's standing forecast if any, and what to tap
+    (nothing to tap once the question takes no forecasts)."""
     parts = [question_block(question, lang)]
     if current and not current.withdrawn:
         parts.append(your_forecast(current, lang))
-    # typed /forecast N goes to the default question, so only its card suggests typing
-    parts.append(t(lang, "forecast.tap" if question.is_default else "forecast.tap_buttons"))
+    if not takes_forecasts(question):
+        return "\n\n".join(parts)
+    # typed /forecast N follows the card the reader opened last; the slug names it anyway
+    if question.is_default:
+        parts.append(t(lang, "forecast.tap"))
+    else:
+        parts.append(t(lang, "forecast.tap_slug", slug=escape(question.slug)))
     return "\n\n".join(parts)
 
 
@@ -115,8 +197,8 @@ def recorded(
     rounded: str | None,
     question: Question | None = None,
 ) -> str:
-    """The confirmation after a forecast was stored; names the question unless it is the
-    default one."""
+    """The confirmation after a forecast was stored; names `question` when given (the
+    caller passes it when several questions are open or it is not the default one)."""
     text = _recorded("forecast.recorded", forecast, previous, lang)
     if rounded:
         text += "\n" + t(
@@ -127,14 +209,25 @@ def recorded(
         )
     if forecast.reason:
         text += "\n" + t(lang, "forecast.your_reason", reason=escape(forecast.reason))
-    if question is not None and not question.is_default:
-        text += "\n" + t(lang, "forecast.on_question", question=escape(question.text(lang)))
+    if question is not None:
+        text += "\n" + on_question(question, lang)
     return text
 
 
-def recorded_alert(forecast: Forecast, previous: Forecast | None, lang: str) -> str:
-    """The confirmation as plain text for a callback alert (alerts show no HTML)."""
-    return _recorded("forecast.alert", forecast, previous, lang)
+def on_question(question: Question, lang: str) -> str:
+    """ "Question: …" under a reply about a forecast (HTML)."""
+    return t(lang, "forecast.on_question", question=escape(question.text(lang)))
+
+
+def recorded_alert(
+    forecast: Forecast, previous: Forecast | None, lang: str, question: Question | None = None
+) -> str:
+    """The confirmation as plain text for a callback alert (alerts show no HTML), naming
+    `question` when given."""
+    text = _recorded("forecast.alert", forecast, previous, lang)
+    if question is not None:
+        text += "\n" + t(lang, "forecast.on_question", question=question.text(lang))
+    return text
 
 
 def _recorded(key: str, forecast: Forecast, previous: Forecast | None, lang: str) -> str:
@@ -203,6 +296,7 @@ def history_text(
     else:
         parts.append(your_forecast(current, lang))
     lines = []
+    reason = ""  # the reason standing before each entry
     for entry in history:
         when = moment(from_iso(entry.at), lang)
         if entry.action == "withdraw":
@@ -225,6 +319,10 @@ def history_text(
                 old=percent(entry.old_probability, lang),
                 new=percent(entry.new_probability or 0, lang),
             )
+        if entry.action == "set" and entry.reason and entry.reason != reason:
+            # a reason given with the number (/forecast 70 because…) is a change too
+            line += t(lang, "myforecast.entry.with_reason", reason=escape(entry.reason))
+        reason = "" if entry.action == "withdraw" else entry.reason
         lines.append("• " + line)
     parts.append(
         t(lang, "myforecast.history") + "\n" + "\n".join(newest_that_fit(parts, lines, lang))
@@ -249,7 +347,7 @@ def hidden_results(count: int, needed: int, lang: str, *, invite: bool = True) -
     """Anti-anchoring: results stay hidden until the reader forecasts or enough readers have.
     `invite` ends with "make yours first:" for a message that carries the buttons."""
     head = tn(lang, "results.hidden", count) if count else t(lang, "results.hidden_none")
-    parts = [head, t(lang, "results.hidden_why", needed=needed)]
+    parts = [head, tn(lang, "results.hidden_why", needed, needed=needed)]
     if invite:
         parts.append(t(lang, "results.make_yours"))
     return " ".join(parts)
@@ -260,6 +358,8 @@ def results_text(question: Question, snap: ResultsSnapshot, lang: str) -> str:
     agg = snap.aggregate
     title = shorten(question.text(lang), QUESTION_UNITS)
     head = t(lang, "results.title", question=escape(title))
+    if question.status != "open":
+        head += "\n" + outcome_text(question, lang)
     if agg is None:
         return head + "\n\n" + t(lang, "results.empty")
     summary = t(
@@ -287,7 +387,7 @@ def reasons_text(snap: ResultsSnapshot, before: str, lang: str) -> str:
     for index, r in enumerate(snap.reasons, start=1):
         if r.name:
             name = display_name(r.name)
-            who = escape(name) if name else t(lang, "reader.fallback", n=index)
+            who = escape(name) if name else t(lang, "reader.fallback", number=index)
         else:
             who = t(lang, "results.a_reader")
         line = t(
@@ -344,9 +444,10 @@ def chart_caption(snap: ResultsSnapshot, lang: str) -> str:
     """A short caption, within Telegram's 1,024 UTF-16 units by construction."""
     agg = snap.aggregate
     assert agg is not None
-    caption = t(
+    caption = tn(
         lang,
         "chart.caption",
+        agg.count,
         n=number(agg.count, lang),
         median=pct(agg.median, lang),
         weighted=pct(agg.weighted_median, lang),

@@ -1,0 +1,40 @@
+"""Charts draw Chinese question titles with a CJK font (no empty boxes): rendering a
+文心一言 title warns about no missing glyph."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from datetime import date
+
+import pytest
+
+from bot.services import chart
+from bot.services.aggregate import Aggregate
+from bot.services.results import ResultsSnapshot
+from bot.store.forecasts import Question
+from bot.texts.forecast import chart_labels
+
+
+def test_a_cjk_font_is_registered() -> None:
+    assert chart.cjk_family() is not None, "install fonts-wqy-zenhei (see .ci/run)"
+
+
+def test_chinese_title_renders_without_missing_glyphs(caplog: pytest.LogCaptureFixture) -> None:
+    question = Question(
+        1, "ernie", "Обгонит ли 文心一言 модель Kimi?", "Will 文心一言 overtake Kimi 月之暗面?",
+        "к", "c", "2026-01-01T00:00:00+00:00", "2030-01-01T00:00:00+00:00",
+        "2030-06-01T00:00:00+00:00", "open", None, None, 0, 1, "2026-01-01T00:00:00+00:00",
+    )  # fmt: skip
+    snap = ResultsSnapshot(
+        1, 1, Aggregate(3, 60.0, 60.0, 55.0, 40.0, 70.0, (0, 0, 0, 1, 0, 1, 1, 0, 0, 0)),
+        [(date(2026, 1, 2), 55.0), (date(2026, 1, 3), 60.0)], [],
+    )  # fmt: skip
+    with caplog.at_level(logging.WARNING), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for lang in ("ru", "en"):
+            png = chart.render_chart(snap, chart_labels(question, lang))
+            assert png.startswith(b"\x89PNG")
+    messages = [str(w.message) for w in caught] + [r.getMessage() for r in caplog.records]
+    assert not [m for m in messages if "missing from" in m or "Glyph" in m], messages
+    assert not [m for m in messages if "findfont" in m], messages  # the font is found as is
