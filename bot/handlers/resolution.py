@@ -26,12 +26,12 @@ from bot.handlers.common import (
     BotContext,
     reply,
 )
-from bot.services.export_format import pseudonym
 from bot.services.scoring import score_reader
 from bot.store.admin import Score, ScoredReader
 from bot.store.db import from_iso, to_iso
 from bot.store.forecasts import Question
 from bot.texts import number, percent, pick_language, t, tn
+from bot.texts.forecast import reader_label
 
 logger = logging.getLogger(__name__)
 
@@ -281,7 +281,6 @@ async def leaderboard_command(update: Update, context: BotContext) -> None:
         await reply(message, t(lang, "admin.leaderboard.annulled", slug=slug))
         return
     entries = [e for e in await context.store.admin.scores(question.id) if has_score(e)]
-    salt = context.settings.export_salt.get_secret_value()
     lines = [
         t(
             lang,
@@ -293,7 +292,7 @@ async def leaderboard_command(update: Update, context: BotContext) -> None:
     ]
     rows = []
     for place, entry in enumerate(entries[:LEADERBOARD_SIZE], start=1):
-        rows.append(leaderboard_row(place, entry, salt, lang))
+        rows.append(leaderboard_row(place, entry, lang))
     if rows:
         lines.append("\n".join(rows))
     mine = next((i for i, e in enumerate(entries, 1) if user and e.score.user_id == user.id), None)
@@ -311,13 +310,13 @@ async def leaderboard_command(update: Update, context: BotContext) -> None:
     await reply(message, "\n\n".join(lines))
 
 
-def leaderboard_row(place: int, entry: ScoredReader, salt: str, lang: str) -> str:
-    """ "1. Anna — 0.090 (final 0.090)"; unnamed readers as "a reader r-1a2b3c"."""
+def leaderboard_row(place: int, entry: ScoredReader, lang: str) -> str:
+    """ "1. Anna — 0.090 (final 0.090)"; unnamed readers under their random public handle,
+    "a reader r-k7q2m9" (never anything derived from the Telegram id)."""
     if entry.named_consent == 1 and entry.first_name:
         name = escape(entry.first_name[:40])
     else:
-        short = pseudonym(entry.score.user_id, salt)[:8]
-        name = t(lang, "admin.leaderboard.anonymous", pseudonym=short)
+        name = reader_label(entry.handle, lang)
     return t(
         lang,
         "admin.leaderboard.row",

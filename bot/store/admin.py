@@ -102,6 +102,7 @@ class ScoredReader:
     tg_language: str | None
     started: int
     blocked: int
+    handle: str | None = None
 
 
 @dataclass(frozen=True)
@@ -213,7 +214,7 @@ class AdminRepo:
         rows = await fetch_all(
             self._conn,
             f"SELECT {columns(Score, 's.')}, u.first_name, u.named_consent, u.language,"
-            " u.tg_language, u.started, u.blocked FROM scores s"
+            " u.tg_language, u.started, u.blocked, u.handle FROM scores s"
             " JOIN users u ON u.user_id = s.user_id WHERE s.question_id = ?"
             " ORDER BY s.averaged_brier IS NULL, s.averaged_brier, s.final_brier IS NULL,"
             " s.final_brier, s.user_id",

@@ -254,7 +254,7 @@ def results_text(question: Question, snap: ResultsSnapshot, lang: str) -> str:
     if snap.reasons:
         lines = [t(lang, "results.reasons")]
         for r in snap.reasons:
-            who = escape(r.name) if r.name else t(lang, "results.a_reader")
+            who = escape(r.name) if r.name else reader_label(r.handle, lang)
             lines.append(
                 t(
                     lang,
@@ -266,6 +266,14 @@ def results_text(question: Question, snap: ResultsSnapshot, lang: str) -> str:
             )
         parts.append("\n".join(lines))
     return "\n\n".join(parts)
+
+
+def reader_label(handle: str | None, lang: str) -> str:
+    """How an unnamed reader appears publicly: "a reader r-k7q2m9" (their random handle),
+    or just "a reader" while they have none. Never derived from the Telegram id."""
+    if handle:
+        return t(lang, "results.a_reader_handle", handle=escape(handle))
+    return t(lang, "results.a_reader")
 
 
 def distribution(buckets: tuple[int, ...], lang: str) -> str:
