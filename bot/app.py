@@ -212,6 +212,9 @@ def _register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         "reason": channel.deep_link_reason,
         "stats": channel.deep_link_stats,
         "export": export.deep_link_export,
+        "admin": admin.deep_link_admin,
+        "questions": admin.deep_link_questions,
+        "stathistory": stats_admin.deep_link_stathistory,
         "deleteme": privacy.deep_link_deleteme,
     }
     app.add_error_handler(on_error)

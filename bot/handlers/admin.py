@@ -22,6 +22,7 @@ from bot.handlers.common import (
     GROUP_ANONYMOUS_BOT,
     BotContext,
     edit,
+    in_private,
     reply,
 )
 from bot.store.db import from_iso
@@ -59,6 +60,30 @@ async def admin_only(update: Update, context: BotContext, action: str) -> bool:
         await update.callback_query.answer(text, show_alert=True)
     elif update.effective_message:
         await reply(update.effective_message, text)
+    return False
+
+
+def private_button(context: BotContext, payload: str, lang: str) -> InlineKeyboardMarkup:
+    """A "Continue in private" URL button opening the private chat with /start <payload>
+    (a deep link: `payload` must match start.PAYLOAD, e.g. "export_talent-hub-2030")."""
+    url = f"https://t.me/{context.bot.username}?start={payload}"
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(t(lang, "admin.export.button.private"), url=url)]]
+    )
+
+
+async def private_only(
+    update: Update, context: BotContext, payload: str, text_key: str = "admin.private_data"
+) -> bool:
+    """True in a private chat. Elsewhere (readers' data must not show in a group) reply
+    `text_key` with the "Continue in private" button (deep link /start <payload>) and
+    return False."""
+    if in_private(update):
+        return True
+    if update.effective_message:
+        lang = context.lang
+        await reply(update.effective_message, t(lang, text_key),
+                    reply_markup=private_button(context, payload, lang))  # fmt: skip
     return False
 
 
@@ -101,8 +126,11 @@ async def unknown_question(update: Update, context: BotContext, slug: str) -> No
 
 
 async def admin_command(update: Update, context: BotContext) -> None:
-    """/admin: readers, forecasts today and in total, and the same per question."""
+    """/admin: readers, forecasts today and in total, and the same per question (in
+    private only: the deep link /start admin continues there from a group)."""
     if not await admin_only(update, context, "/admin"):
+        return
+    if not await private_only(update, context, "admin"):
         return
     assert update.effective_message
     lang = context.lang
@@ -196,11 +224,28 @@ async def questions_text(
 
 async def questions_command(update: Update, context: BotContext) -> None:
     """/questions [close|reopen|default <slug>]: the list with buttons, or one change."""
+    await run_questions(update, context, list(context.args or []))
+
+
+async def deep_link_questions(update: Update, context: BotContext, _arg: str | None) -> None:
+    """/start questions: the group's "Continue in private" button lands here."""
+    await run_questions(update, context, [])
+
+
+async def deep_link_admin(update: Update, context: BotContext, _arg: str | None) -> None:
+    """/start admin: the group's "Continue in private" button lands here."""
+    await admin_command(update, context)
+
+
+async def run_questions(update: Update, context: BotContext, args: list[str]) -> None:
+    """/questions with its words: only for admins, only in private (with counts)."""
     if not await admin_only(update, context, "/questions"):
+        return
+    if not await private_only(update, context, "questions"):
         return
     message = update.effective_message
     assert message
-    lang, args = context.lang, context.args or []
+    lang = context.lang
     if args:
         action = {"close": "close", "reopen": "open", "open": "open", "default": "default"}.get(
             args[0].lower()
