@@ -39,6 +39,7 @@ from bot.handlers import (
     forecast,
     inline,
     membership,
+    moderation,
     newquestion,
     privacy,
     resolution,
@@ -94,6 +95,8 @@ ADMIN_COMMANDS = (
     "setstat",
     "stathistory",
     "post",
+    "hide",
+    "unhide",
 )
 
 
@@ -170,6 +173,8 @@ def _register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CallbackQueryHandler(resolution.resolve_button, pattern=r"^rv:"))
     app.add_handler(command("export", export.export_command))
     app.add_handler(command("deleteme", privacy.deleteme_command))
+    app.add_handler(command("hide", moderation.hide_command))
+    app.add_handler(command("unhide", moderation.unhide_command))
     app.add_handler(CallbackQueryHandler(privacy.deleteme_button, pattern=r"^dm:"))
 
     app.add_handler(command("post", channel.post_command))
@@ -215,6 +220,8 @@ def _register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         "admin": admin.deep_link_admin,
         "questions": admin.deep_link_questions,
         "stathistory": stats_admin.deep_link_stathistory,
+        "hide": moderation.deep_link_hide,
+        "unhide": moderation.deep_link_unhide,
         "deleteme": privacy.deep_link_deleteme,
     }
     app.add_error_handler(on_error)

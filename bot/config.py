@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     export_allow_full: bool = False
     channel_id: str | None = None
     tally_interval_seconds: float = Field(default=5.0, gt=0)
+    revisions_per_minute: int = Field(default=5, ge=0)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

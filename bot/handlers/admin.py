@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from html import escape
 from typing import Any
 
@@ -27,7 +27,7 @@ from bot.handlers.common import (
 )
 from bot.store.db import from_iso
 from bot.store.forecasts import Question
-from bot.texts import day, number, t
+from bot.texts import day, moment, number, t
 
 logger = logging.getLogger(__name__)
 
@@ -171,8 +171,36 @@ async def admin_command(update: Update, context: BotContext) -> None:
     if not board.questions:
         lines.append(t(lang, "admin.questions.none"))
     head, per_question = "\n".join(lines[:3]), "\n".join(lines[3:])
-    text = "\n\n".join((head, per_question, t(lang, "admin.dashboard.hint")))
+    moderation = await moderation_text(context, lang)
+    text = "\n\n".join((head, per_question, moderation, t(lang, "admin.dashboard.hint")))
     await reply(update.effective_message, text)
+
+
+async def moderation_text(context: BotContext, lang: str) -> str:
+    """The /admin block: the last 24 hours' counts and the newest log entries."""
+    summary = await context.store.moderation.summary(datetime.now(UTC) - timedelta(days=1))
+    lines = [
+        t(
+            lang,
+            "admin.dashboard.moderation",
+            hides=summary.hides,
+            unhides=summary.unhides,
+            limited=summary.rate_limited,
+            readers=summary.rate_limited_readers,
+            hidden=summary.hidden_now,
+        )
+    ]
+    for entry in summary.recent:
+        lines.append(
+            t(
+                lang,
+                f"admin.dashboard.moderation.{entry.action}",
+                at=moment(from_iso(entry.at), lang),
+                handle=escape(entry.handle or t(lang, "admin.dashboard.moderation.deleted")),
+                admin=entry.admin_id if entry.admin_id is not None else "—",
+            )
+        )
+    return "\n".join(lines)
 
 
 # -- /questions ----------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from telegram.constants import ChatType
 
 from bot.handlers.callbacks import BadCallbackData, unpack, unpack_int
 from bot.handlers.common import BotContext, edit, in_private, is_reader, reply
+from bot.handlers.moderation import refuse_flood
 from bot.handlers.start import send_greeting
 from bot.services.probability import (
     MAX_REASON_CHARS,
@@ -161,9 +162,12 @@ async def record_typed(update: Update, context: BotContext, question: Question, 
 async def store_and_confirm(
     update: Update, context: BotContext, question: Question, parsed: ParsedForecast
 ) -> None:
-    """Store the forecast and confirm it with the follow-up buttons."""
+    """Store the forecast and confirm it with the follow-up buttons (unless the reader is
+    over the revision limit: then only the polite refusal)."""
     assert update.effective_user and update.effective_message
     lang = context.lang
+    if await refuse_flood(update, context):
+        return
     new, old = await context.store.forecasts.set(
         question.id,
         update.effective_user.id,
@@ -199,6 +203,8 @@ async def preset_button(update: Update, context: BotContext) -> None:
     if await refuse_non_reader(update, context) or await refuse_closed(update, context, question):
         return
     assert update.effective_user
+    if await refuse_flood(update, context):
+        return
     if in_private(update):
         remember_question(context, question)
     new, old = await context.store.forecasts.set(
@@ -370,6 +376,8 @@ async def save_reason(
         return
     if len(reason) > MAX_REASON_CHARS:
         await reply(message, t(lang, "reason.too_long", max=MAX_REASON_CHARS, length=len(reason)))
+        return
+    if await refuse_flood(update, context):
         return
     forecast = await store.forecasts.set_reason(question.id, user_id, reason)
     await store.forecasts.clear_pending(user_id, message.chat_id)

@@ -14,6 +14,7 @@ from bot.handlers import forecast
 from bot.handlers.callbacks import BadCallbackData, unpack, unpack_int
 from bot.handlers.channel import current_tally, tally_text
 from bot.handlers.common import BotContext, is_reader, reply
+from bot.handlers.moderation import refuse_flood
 from bot.services.probability import ProbabilityError, parse_forecast
 from bot.texts import channel as view
 from bot.texts import percent, t
@@ -99,9 +100,11 @@ async def thread_reply(update: Update, context: BotContext) -> None:
     offer = await context.store.channel.add_offer(
         message.chat_id, user.id, question.id, parsed.probability, parsed.reason
     )
+    # a reader whose reasons an admin hid: the bot does not repeat them in public
+    shown = "" if await context.store.moderation.is_hidden(user.id) else parsed.reason
     sent = await reply(
         message,
-        view.offer_text(forecast.mention(update), parsed.probability, parsed.reason, lang),
+        view.offer_text(forecast.mention(update), parsed.probability, shown, lang),
         reply_markup=view.offer_keyboard(offer.id, parsed.probability, lang),
     )
     await context.store.channel.set_offer_message(offer.id, sent.message_id)
@@ -132,6 +135,8 @@ async def confirm_button(update: Update, context: BotContext) -> None:
         return
     if await forecast.refuse_closed(update, context, question):
         return
+    if await refuse_flood(update, context):
+        return  # the offer stays: the reader can press again in a minute
     if not await store.channel.use_offer(offer.id):
         await query.answer(t(lang, "channel.confirm.used"), show_alert=True)
         return
@@ -148,7 +153,8 @@ async def confirm_button(update: Update, context: BotContext) -> None:
     )
     if isinstance(query.message, Message):
         name = forecast.mention(update)
-        text = view.offer_text(name, offer.probability, offer.reason, lang, done=True)
+        shown = "" if await store.moderation.is_hidden(offer.user_id) else offer.reason
+        text = view.offer_text(name, offer.probability, shown, lang, done=True)
         try:
             await query.message.edit_text(text)
         except TelegramError as exc:

@@ -14,6 +14,7 @@ from bot.store.admin import AdminRepo
 from bot.store.channel import ChannelRepo
 from bot.store.db import SchemaTooNewError, connect, migrate
 from bot.store.forecasts import ForecastsRepo, QuestionsRepo
+from bot.store.moderation import ModerationRepo
 from bot.store.stats import StatsRepo
 from bot.store.users import UsersRepo
 
@@ -31,6 +32,7 @@ class Store:
         self.forecasts = ForecastsRepo(conn)
         self.admin = AdminRepo(conn)
         self.channel = ChannelRepo(conn)
+        self.moderation = ModerationRepo(conn)
 
     @classmethod
     async def open(cls, path: Path) -> Store:

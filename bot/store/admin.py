@@ -36,6 +36,7 @@ class ExportForecast:
     withdrawn: int
     username: str | None
     first_name: str
+    reason_hidden: int = 0
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class ExportChange:
     new_probability: int | None
     reason: str
     at: str
+    reason_hidden: int = 0
 
 
 @dataclass(frozen=True)
@@ -232,7 +234,8 @@ class AdminRepo:
         ordered by creation; streamed from one cursor."""
         async with self._conn.execute(
             "SELECT f.user_id, f.probability, f.reason, f.language, f.created_at,"
-            " f.updated_at, f.revisions, f.withdrawn, u.username, u.first_name"
+            " f.updated_at, f.revisions, f.withdrawn, u.username, u.first_name,"
+            " f.user_id IN (SELECT user_id FROM hidden_readers)"
             " FROM forecasts f JOIN users u ON u.user_id = f.user_id"
             " WHERE f.question_id = ? ORDER BY f.created_at, f.id",
             (question_id,),
@@ -243,10 +246,12 @@ class AdminRepo:
     async def export_history(
         self, question_id: int, batch: int = EXPORT_BATCH
     ) -> AsyncGenerator[list[ExportChange], None]:
-        """Every revision of the question's forecasts in batches, oldest first."""
+        """Every revision of the question's forecasts in batches, oldest first; a hidden
+        reader's entries have reason_hidden = 1."""
         async with self._conn.execute(
-            f"SELECT {columns(ExportChange)} FROM forecast_history WHERE question_id = ?"
-            " ORDER BY at, id",
+            "SELECT user_id, action, old_probability, new_probability, reason, at,"
+            " user_id IN (SELECT user_id FROM hidden_readers)"
+            " FROM forecast_history WHERE question_id = ? ORDER BY at, id",
             (question_id,),
         ) as cur:
             while rows := await cur.fetchmany(batch):
