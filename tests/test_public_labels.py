@@ -17,7 +17,10 @@ import json
 import re
 from typing import Any
 
+import pytest
+
 from bot.emulator import Emulator
+from bot.store import users as users_store
 from bot.store.admin import Score
 from bot.store.users import HANDLE_ALPHABET, normalise_handle
 from tests.conftest import ADMIN_ID, Harness, plain
@@ -179,3 +182,22 @@ async def test_readers_stored_without_a_handle_get_one_at_start(
         "SELECT COUNT(DISTINCT handle), COUNT(*) FROM users WHERE user_id >= 900"
     ) as cur:
         assert tuple(await cur.fetchone()) == (30, 30)  # type: ignore[arg-type]
+
+
+async def test_a_drawn_handle_that_is_taken_is_drawn_again(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    draws = iter(["r-aaaaaa", "r-aaaaaa", "r-bbbbbb", "r-bbbbbb", "r-cccccc"])
+    monkeypatch.setattr(users_store, "new_handle", lambda: next(draws))
+    users = harness.store.users
+    first = await users.touch(301, username=None, first_name="A", tg_language="en")
+    second = await users.touch(302, username=None, first_name="B", tg_language="en")
+    assert (first.handle, second.handle) == ("r-aaaaaa", "r-bbbbbb")
+    # a reader without a handle (an import) gets one at start; a taken draw is redrawn
+    await harness.store.conn.execute(
+        "INSERT INTO users (user_id, first_name, created_at, updated_at) VALUES (303, '', '', '')"
+    )
+    await harness.store.conn.commit()
+    assert await users.assign_handles() == 1
+    third = await users.get(303)
+    assert third and third.handle == "r-cccccc"
