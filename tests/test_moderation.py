@@ -238,3 +238,24 @@ async def test_deleteme_removes_moderation_entries(
     assert "a reader who deleted their data" not in plain(
         (await harness.send(admin, "/admin")).text
     )  # the log entry went with her
+
+
+async def test_thread_offers_are_limited_too(
+    harness: Harness,
+    admin: dict[str, Any],
+    emu: Emulator,
+    channel: dict[str, Any],  # noqa: F811
+    discussion: dict[str, Any],  # noqa: F811
+) -> None:
+    harness.app.bot_data["settings"] = harness.settings.model_copy(
+        update={"channel_id": "@beijing_ai_news", "tally_interval_seconds": 0.2}
+    )
+    carl = emu.user(103, "Carl", language_code="en")
+    prompt = await prompt_in_thread(harness, admin, channel, discussion)
+    answered = []
+    for value in range(20, 80, 10):  # six replies within a minute
+        step = await harness.send(carl, f"{value} %", chat=discussion, reply_to=prompt)
+        answered.append(len(step.messages))
+    assert answered == [1, 1, 1, 1, 1, 0]  # the sixth gets no answer: no flood from the bot
+    dashboard = plain((await harness.send(admin, "/admin")).text)
+    assert "revision limit reached: 1 (readers: 1)" in dashboard

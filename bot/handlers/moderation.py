@@ -9,8 +9,9 @@ both lists only in private. In a group the confirmation never names the reader's
 that it cannot be linked to the person replied to.
 
 The revision limit (REVISIONS_PER_MINUTE changes of a reader's forecasts per minute, over
-every question) is checked before each write by `refuse_flood`. Hides, unhides and the
-first refusal of each minute are logged for /admin.
+every question) is checked before each write by `refuse_flood`; in comment threads the bot
+stops answering a reader's replies with offers beyond as many a minute (`flooding_thread`).
+Hides, unhides and the first refusal of each minute are logged for /admin.
 """
 
 from __future__ import annotations
@@ -148,6 +149,23 @@ async def hidden_list(context: BotContext) -> str:
             )
         )
     return "\n".join(lines)
+
+
+async def flooding_thread(update: Update, context: BotContext) -> bool:
+    """True when the reader already got REVISIONS_PER_MINUTE "record N %" offers in comment
+    threads in the last minute: the bot then stays silent there (an answer to each message
+    would be the flood itself). Logged like a refused revision."""
+    limit = context.settings.revisions_per_minute
+    user = update.effective_user
+    if not limit or user is None:
+        return False
+    since = datetime.now(UTC) - RATE_WINDOW
+    if await context.store.moderation.recent_offers(user.id, since) < limit:
+        return False
+    if await context.store.moderation.log_rate_limited(user.id, since):
+        reader = await context.store.users.get(user.id)
+        logger.info("Thread offers limit reached by reader %s", reader.handle if reader else None)
+    return True
 
 
 async def refuse_flood(update: Update, context: BotContext) -> bool:

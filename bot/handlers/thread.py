@@ -14,7 +14,7 @@ from bot.handlers import forecast
 from bot.handlers.callbacks import BadCallbackData, unpack, unpack_int
 from bot.handlers.channel import current_tally, tally_text
 from bot.handlers.common import BotContext, is_reader, reply
-from bot.handlers.moderation import refuse_flood
+from bot.handlers.moderation import flooding_thread, refuse_flood
 from bot.services.probability import ProbabilityError, parse_forecast
 from bot.texts import channel as view
 from bot.texts import percent, t
@@ -97,6 +97,8 @@ async def thread_reply(update: Update, context: BotContext) -> None:
             await reply(message, forecast.probability_error(lang, exc))
         return
     assert user is not None
+    if await flooding_thread(update, context):
+        return
     offer = await context.store.channel.add_offer(
         message.chat_id, user.id, question.id, parsed.probability, parsed.reason
     )

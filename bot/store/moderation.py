@@ -121,6 +121,16 @@ class ModerationRepo:
         )
         return (int(row[0]), row[1]) if row else (0, None)
 
+    async def recent_offers(self, user_id: int, since: datetime) -> int:
+        """How many "record N %" offers the bot made to the reader in comment threads at or
+        after `since` (aware)."""
+        row = await fetch_one(
+            self._conn,
+            "SELECT COUNT(*) FROM thread_offers WHERE user_id = ? AND created_at >= ?",
+            (user_id, to_iso(since)),
+        )
+        return int(row[0]) if row else 0
+
     async def log_rate_limited(self, user_id: int, since: datetime) -> bool:
         """Log that the reader hit the revision limit, once per window: nothing is written
         when such an entry exists at or after `since` (aware). True when logged."""
