@@ -259,3 +259,16 @@ async def test_thread_offers_are_limited_too(
     assert answered == [1, 1, 1, 1, 1, 0]  # the sixth gets no answer: no flood from the bot
     dashboard = plain((await harness.send(admin, "/admin")).text)
     assert "revision limit reached: 1 (readers: 1)" in dashboard
+
+
+async def test_hide_alone_in_a_forum_topic_is_not_a_reply_to_the_topic_starter(
+    harness: Harness, admin: dict[str, Any], anna: dict[str, Any], emu: Emulator
+) -> None:
+    forum = emu.group(-1007777, "Forum", forum=True)
+    await harness.send(anna, "/forecast 70 причина")
+    # the topic's first message, which every message in the topic "replies" to
+    starter = (await harness.send(anna, "topic", chat=forum)).update["message"]
+    emu.current(starter)["forum_topic_created"] = {"name": "Talk", "icon_color": 0}
+    step = await harness.send(admin, "/hide", chat=forum, reply_to=starter, thread_id=9)
+    assert ("Continue in private", "https://t.me/beijing_ai_bot?start=hide") in buttons(step.last)
+    assert not await harness.store.moderation.is_hidden(101)

@@ -66,6 +66,8 @@ async def moderate(update: Update, context: BotContext, args: list[str], *, hide
     assert message and admin
     lang = context.lang
     replied = message.reply_to_message
+    if replied is not None and replied.forum_topic_created is not None:
+        replied = None  # a message in a forum topic "replies" to the topic's first message
     if not args and (replied is None or replied.from_user is None):
         if await private_only(update, context, verb):
             await reply(message, await (hidden_list(context) if not hide else shown_list(context)))
