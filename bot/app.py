@@ -42,6 +42,7 @@ from bot.handlers import (
     forecast,
     inline,
     membership,
+    moderation,
     newquestion,
     privacy,
     questions,
@@ -102,6 +103,8 @@ ADMIN_COMMANDS = (
     "setstat",
     "stathistory",
     "post",
+    "hide",
+    "unhide",
 )
 
 
@@ -213,6 +216,8 @@ def _register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CallbackQueryHandler(resolution.resolve_button, pattern=r"^rv:"))
     app.add_handler(command("export", export.export_command))
     app.add_handler(command("deleteme", privacy.deleteme_command))
+    app.add_handler(command("hide", moderation.hide_command))
+    app.add_handler(command("unhide", moderation.unhide_command))
     app.add_handler(CallbackQueryHandler(privacy.deleteme_button, pattern=r"^dm:"))
 
     app.add_handler(command("post", channel.post_command))
@@ -255,6 +260,11 @@ def _register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         "reason": channel.deep_link_reason,
         "stats": channel.deep_link_stats,
         "export": export.deep_link_export,
+        "admin": admin.deep_link_admin,
+        "questions": admin.deep_link_questions,
+        "stathistory": stats_admin.deep_link_stathistory,
+        "hide": moderation.deep_link_hide,
+        "unhide": moderation.deep_link_unhide,
         "deleteme": privacy.deep_link_deleteme,
     }
     app.add_error_handler(on_error)

@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     http_transport: Literal["aiohttp", "httpx"] = "aiohttp"
     pending_ttl_minutes: float = Field(default=30.0, gt=0)
     display_timezone: str = "Europe/Moscow"
+    revisions_per_minute: int = Field(default=5, ge=0)
 
     @property
     def pending_ttl(self) -> timedelta:

@@ -77,6 +77,7 @@ async def expected_rows(harness: Harness, question_id: int) -> list[dict[str, st
                 "updated_at": utc_text(f.updated_at),
                 "revisions": str(f.revisions),
                 "withdrawn": "true" if f.withdrawn else "false",
+                "reason_hidden": "false",
             }
         )
     return rows

@@ -98,9 +98,9 @@ def test_csv_exact_bytes_for_one_row() -> None:
     assert fp.getvalue() == (
         b"\xef\xbb\xbf"
         b"question_slug,pseudonym,probability,reason,language,created_at,updated_at,"
-        b"revisions,withdrawn\r\n"
+        b"revisions,withdrawn,reason_hidden\r\n"
         b'beijing-ai-talent,r-0000000000000001,11,"say ""hi"", ok",ru,'
-        b"2026-11-29T11:20:00Z,2026-11-30T08:05:07Z,1,false\r\n"
+        b"2026-11-29T11:20:00Z,2026-11-30T08:05:07Z,1,false,false\r\n"
     )
 
 
@@ -121,6 +121,7 @@ def test_csv_round_trip_with_tricky_reasons() -> None:
             "2026-11-30T08:05:07Z",
             str(i),
             "true" if i % 3 == 0 else "false",
+            "false",
         ]
         for i, reason in enumerate(TRICKY_REASONS)
     ]
@@ -185,8 +186,8 @@ def test_history_csv_round_trip() -> None:
     assert write_history_csv(rows, fp, full=False) == 2
     assert parse_csv(fp.getvalue()) == [
         list(HISTORY_COLUMNS),
-        ["q", "r-1", "2026-11-29T11:20:00Z", "", "60", 'Пекин, "да"\nок', "create"],
-        ["q", "r-1", "2026-11-30T08:05:07Z", "60", "", "", "withdraw"],
+        ["q", "r-1", "2026-11-29T11:20:00Z", "", "60", 'Пекин, "да"\nок', "create", "false"],
+        ["q", "r-1", "2026-11-30T08:05:07Z", "60", "", "", "withdraw", "false"],
     ]
     fp = io.BytesIO()
     write_history_csv(rows, fp, full=True)
@@ -222,6 +223,7 @@ def test_json_round_trip() -> None:
                 "updated_at": "2026-11-30T08:05:07Z",
                 "revisions": i,
                 "withdrawn": i % 3 == 0,
+                "reason_hidden": False,
             }
             for i, reason in enumerate(TRICKY_REASONS)
         ],

@@ -195,7 +195,10 @@ async def test_resolve_scores_notifies_and_leaderboard(
 
     step = await harness.send(anna, "/leaderboard scored")
     text = plain(step.text)
-    short = pseudonym(101, "test-salt")[:8]
+    anna_row = await harness.store.users.get(101)
+    assert anna_row and anna_row.handle
+    short = anna_row.handle  # her random public handle, not derived from her id
+    assert pseudonym(101, "test-salt")[:8] not in text
     assert "1. Bob — 0,040 (оценка последнего прогноза: 0,040)" in text
     assert f"2. читатель {short} — 0,250 (оценка последнего прогноза: 0,010)" in text
     assert "3. Carl — 0,449 (оценка последнего прогноза: 0,810)" in text

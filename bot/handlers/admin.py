@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from html import escape
 from typing import Any
 
@@ -22,12 +22,13 @@ from bot.handlers.common import (
     GROUP_ANONYMOUS_BOT,
     BotContext,
     edit,
+    in_private,
     reply,
 )
 from bot.services.notify import question_changed
 from bot.store.db import from_iso
 from bot.store.forecasts import Question
-from bot.texts import day, number, t
+from bot.texts import day, moment, number, t
 from bot.texts.forecast import outcome_text, takes_forecasts
 
 logger = logging.getLogger(__name__)
@@ -61,6 +62,30 @@ async def admin_only(update: Update, context: BotContext, action: str) -> bool:
         await update.callback_query.answer(text, show_alert=True)
     elif update.effective_message:
         await reply(update.effective_message, text)
+    return False
+
+
+def private_button(context: BotContext, payload: str, lang: str) -> InlineKeyboardMarkup:
+    """A "Continue in private" URL button opening the private chat with /start <payload>
+    (a deep link: `payload` must match start.PAYLOAD, e.g. "export_talent-hub-2030")."""
+    url = f"https://t.me/{context.bot.username}?start={payload}"
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(t(lang, "admin.export.button.private"), url=url)]]
+    )
+
+
+async def private_only(
+    update: Update, context: BotContext, payload: str, text_key: str = "admin.private_data"
+) -> bool:
+    """True in a private chat. Elsewhere (readers' data must not show in a group) reply
+    `text_key` with the "Continue in private" button (deep link /start <payload>) and
+    return False."""
+    if in_private(update):
+        return True
+    if update.effective_message:
+        lang = context.lang
+        await reply(update.effective_message, t(lang, text_key),
+                    reply_markup=private_button(context, payload, lang))  # fmt: skip
     return False
 
 
@@ -103,8 +128,11 @@ async def unknown_question(update: Update, context: BotContext, slug: str) -> No
 
 
 async def admin_command(update: Update, context: BotContext) -> None:
-    """/admin: readers, forecasts today and in total, and the same per question."""
+    """/admin: readers, forecasts today and in total, and the same per question (in
+    private only: the deep link /start admin continues there from a group)."""
     if not await admin_only(update, context, "/admin"):
+        return
+    if not await private_only(update, context, "admin"):
         return
     assert update.effective_message
     lang = context.lang
@@ -145,8 +173,36 @@ async def admin_command(update: Update, context: BotContext) -> None:
     if not board.questions:
         lines.append(t(lang, "admin.questions.none"))
     head, per_question = "\n".join(lines[:3]), "\n".join(lines[3:])
-    text = "\n\n".join((head, per_question, t(lang, "admin.dashboard.hint")))
+    moderation = await moderation_text(context, lang)
+    text = "\n\n".join((head, per_question, moderation, t(lang, "admin.dashboard.hint")))
     await reply(update.effective_message, text)
+
+
+async def moderation_text(context: BotContext, lang: str) -> str:
+    """The /admin block: the last 24 hours' counts and the newest log entries."""
+    summary = await context.store.moderation.summary(datetime.now(UTC) - timedelta(days=1))
+    lines = [
+        t(
+            lang,
+            "admin.dashboard.moderation",
+            hides=summary.hides,
+            unhides=summary.unhides,
+            limited=summary.rate_limited,
+            readers=summary.rate_limited_readers,
+            hidden=summary.hidden_now,
+        )
+    ]
+    for entry in summary.recent:
+        lines.append(
+            t(
+                lang,
+                f"admin.dashboard.moderation.{entry.action}",
+                at=moment(from_iso(entry.at), lang),
+                handle=escape(entry.handle or t(lang, "admin.dashboard.moderation.deleted")),
+                admin=entry.admin_id if entry.admin_id is not None else "—",
+            )
+        )
+    return "\n".join(lines)
 
 
 # -- /questions ----------------------------------------------------------------------------
@@ -199,11 +255,28 @@ async def questions_text(
 
 async def questions_command(update: Update, context: BotContext) -> None:
     """/questions [close|reopen|default <slug>]: the list with buttons, or one change."""
+    await run_questions(update, context, list(context.args or []))
+
+
+async def deep_link_questions(update: Update, context: BotContext, _arg: str | None) -> None:
+    """/start questions: the group's "Continue in private" button lands here."""
+    await run_questions(update, context, [])
+
+
+async def deep_link_admin(update: Update, context: BotContext, _arg: str | None) -> None:
+    """/start admin: the group's "Continue in private" button lands here."""
+    await admin_command(update, context)
+
+
+async def run_questions(update: Update, context: BotContext, args: list[str]) -> None:
+    """/questions with its words: only for admins, only in private (with counts)."""
     if not await admin_only(update, context, "/questions"):
+        return
+    if not await private_only(update, context, "questions"):
         return
     message = update.effective_message
     assert message
-    lang, args = context.lang, context.args or []
+    lang = context.lang
     if args:
         action = {"close": "close", "reopen": "open", "open": "open", "default": "default"}.get(
             args[0].lower()

@@ -14,11 +14,11 @@ import logging
 from datetime import UTC, datetime
 from html import escape
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Update
 from telegram.constants import ChatAction
 
-from bot.handlers.admin import admin_only, find_question, unknown_question
-from bot.handlers.common import BotContext, in_private, reply
+from bot.handlers.admin import admin_only, find_question, private_only, unknown_question
+from bot.handlers.common import BotContext, reply
 from bot.handlers.start import PAYLOAD
 from bot.services.export_format import UploadTooLargeError
 from bot.services.export_run import ExportSpec, exported_files
@@ -73,9 +73,10 @@ async def run_export(update: Update, context: BotContext, args: list[str]) -> No
     except ValueError:
         await reply(message, t(lang, "admin.export.usage"))
         return
-    if not in_private(update):
-        await reply(message, t(lang, "admin.export.private_only"),
-                    reply_markup=private_button(context, parsed.slug, lang))  # fmt: skip
+    payload = "export"
+    if parsed.slug and PAYLOAD.match(f"export_{parsed.slug}"):
+        payload = f"export_{parsed.slug}"
+    if not await private_only(update, context, payload, "admin.export.private_only"):
         return
     if parsed.full and not context.settings.export_allow_full:
         user_id = update.effective_user.id if update.effective_user else None
@@ -112,14 +113,3 @@ async def run_export(update: Update, context: BotContext, args: list[str]) -> No
                 ", ".join(f.filename for f in files))  # fmt: skip
     if empty:
         await reply(message, t(lang, "admin.export.empty", slug=escape(question.slug)))
-
-
-def private_button(context: BotContext, slug: str | None, lang: str) -> InlineKeyboardMarkup:
-    """A URL button opening the private chat with /start export[_<slug>]."""
-    payload = "export"
-    if slug and PAYLOAD.match(f"export_{slug}"):
-        payload = f"export_{slug}"
-    url = f"https://t.me/{context.bot.username}?start={payload}"
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(t(lang, "admin.export.button.private"), url=url)]]
-    )

@@ -17,6 +17,7 @@ from telegram.constants import ChatType
 
 from bot.handlers.callbacks import BadCallbackData, unpack, unpack_int
 from bot.handlers.common import BotContext, confirming, edit, in_private, is_reader, reply
+from bot.handlers.moderation import refuse_flood
 from bot.handlers.start import send_greeting
 from bot.services.hygiene import clean_reason, display_name, strip_format
 from bot.services.notify import question_changed
@@ -233,9 +234,12 @@ async def record_typed(update: Update, context: BotContext, question: Question, 
 async def store_and_confirm(
     update: Update, context: BotContext, question: Question, parsed: ParsedForecast
 ) -> None:
-    """Store the forecast and confirm it with the follow-up buttons."""
+    """Store the forecast and confirm it with the follow-up buttons (unless the reader is
+    over the revision limit: then only the polite refusal)."""
     assert update.effective_user and update.effective_message
     lang = context.lang
+    if await refuse_flood(update, context):
+        return
     new, old = await context.store.forecasts.set(
         question.id,
         update.effective_user.id,
@@ -272,6 +276,8 @@ async def preset_button(update: Update, context: BotContext) -> None:
     if await refuse_non_reader(update, context) or await refuse_closed(update, context, question):
         return
     assert update.effective_user
+    if await refuse_flood(update, context):
+        return
     if in_private(update):
         await remember_question(update, context, question)
     new, old = await context.store.forecasts.set(
@@ -448,6 +454,8 @@ async def save_reason(
     if len(reason) > MAX_REASON_CHARS:
         text = tn(lang, "reason.too_long", len(reason), max=MAX_REASON_CHARS, length=len(reason))
         await reply(message, text)
+        return
+    if await refuse_flood(update, context):
         return
     forecast = await store.forecasts.set_reason(question.id, user_id, reason)
     await store.forecasts.clear_pending(user_id, message.chat_id)

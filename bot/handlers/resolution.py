@@ -27,7 +27,6 @@ from bot.handlers.common import (
     BotContext,
     reply,
 )
-from bot.services.export_format import pseudonym
 from bot.services.hygiene import display_name
 from bot.services.notify import question_changed
 from bot.services.scoring import score_reader
@@ -35,7 +34,7 @@ from bot.store.admin import Score, ScoredReader
 from bot.store.db import from_iso, to_iso
 from bot.store.forecasts import Question
 from bot.texts import moment, number, percent, pick_language, t, tn
-from bot.texts.forecast import takes_forecasts
+from bot.texts.forecast import reader_label, takes_forecasts
 
 logger = logging.getLogger(__name__)
 
@@ -317,7 +316,6 @@ async def leaderboard_command(update: Update, context: BotContext) -> None:
         await reply(message, t(lang, "admin.leaderboard.annulled", slug=slug))
         return
     entries = [e for e in await context.store.admin.scores(question.id) if has_score(e)]
-    salt = context.settings.export_salt.get_secret_value()
     lines = [
         t(
             lang,
@@ -335,7 +333,7 @@ async def leaderboard_command(update: Update, context: BotContext) -> None:
         lines.insert(1, t(lang, "questions.resolution_link", url=link))
     rows = []
     for place, entry in enumerate(entries[:LEADERBOARD_SIZE], start=1):
-        rows.append(leaderboard_row(place, entry, salt, lang))
+        rows.append(leaderboard_row(place, entry, lang))
     if rows:
         lines.append("\n".join(rows))
     mine = next((i for i, e in enumerate(entries, 1) if user and e.score.user_id == user.id), None)
@@ -353,15 +351,12 @@ async def leaderboard_command(update: Update, context: BotContext) -> None:
     await reply(message, "\n\n".join(lines))
 
 
-def leaderboard_row(place: int, entry: ScoredReader, salt: str, lang: str) -> str:
-    """ "1. Anna — 0.090 (final 0.090)"; unnamed readers (or names with nothing visible) as
-    "a reader r-1a2b3c"."""
+def leaderboard_row(place: int, entry: ScoredReader, lang: str) -> str:
+    """ "1. Anna — 0.090 (final 0.090)"; unnamed readers (or names with nothing visible)
+    under their random public handle, "a reader r-k7q2m9" (never derived from the Telegram
+    id)."""
     shown = display_name((entry.first_name or "")[:40]) if entry.named_consent == 1 else None
-    if shown:
-        name = escape(shown)
-    else:
-        short = pseudonym(entry.score.user_id, salt)[:8]
-        name = t(lang, "admin.leaderboard.anonymous", pseudonym=short)
+    name = escape(shown) if shown else reader_label(entry.handle, lang)
     return t(
         lang,
         "admin.leaderboard.row",

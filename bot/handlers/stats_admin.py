@@ -12,11 +12,13 @@ from telegram import Update
 
 from bot.handlers.admin import (
     admin_only,
+    private_only,
 )
 from bot.handlers.common import (
     BotContext,
     reply,
 )
+from bot.handlers.start import PAYLOAD
 from bot.services.dataset import QUALIFIERS, value_problem
 from bot.store.db import from_iso
 from bot.store.stats import CitedSource, Source, StatChange
@@ -190,11 +192,27 @@ def parse_period(text: str) -> tuple[str | None, str | None]:
 
 async def stathistory_command(update: Update, context: BotContext) -> None:
     """/stathistory <key>: the latest changes of a figure, newest first."""
+    await run_stathistory(update, context, list(context.args or []))
+
+
+async def deep_link_stathistory(update: Update, context: BotContext, arg: str | None) -> None:
+    """/start stathistory[_<key>] (keys travel with "-" for "_", which deep links lack)."""
+    await run_stathistory(update, context, [arg.replace("-", "_")] if arg else [])
+
+
+async def run_stathistory(update: Update, context: BotContext, args: list[str]) -> None:
+    """/stathistory for admins, in private only (it names the admins who changed figures)."""
     if not await admin_only(update, context, "/stathistory"):
+        return
+    key_arg = args[0].replace("_", "-") if len(args) == 1 else ""
+    payload = (
+        f"stathistory_{key_arg}" if PAYLOAD.match(f"stathistory_{key_arg}") else "stathistory"
+    )
+    if not await private_only(update, context, payload):
         return
     message = update.effective_message
     assert message
-    lang, args = context.lang, context.args or []
+    lang = context.lang
     keys = ", ".join(s.key for s in await context.store.stats.all())
     if len(args) != 1:
         await reply(message, t(lang, "admin.stathistory.usage", keys=keys))

@@ -14,6 +14,7 @@ from bot.handlers import forecast
 from bot.handlers.callbacks import BadCallbackData, unpack, unpack_int
 from bot.handlers.channel import current_tally, tally_text
 from bot.handlers.common import BotContext, is_reader, reply
+from bot.handlers.moderation import flooding_thread, refuse_flood
 from bot.services.probability import ProbabilityError, parse_forecast
 from bot.store.db import expired
 from bot.texts import channel as view
@@ -97,12 +98,16 @@ async def thread_reply(update: Update, context: BotContext) -> None:
             await reply(message, forecast.probability_error(lang, exc))
         return
     assert user is not None
+    if await flooding_thread(update, context):
+        return
     offer = await context.store.channel.add_offer(
         message.chat_id, user.id, question.id, parsed.probability, parsed.reason
     )
+    # a reader whose reasons an admin hid: the bot does not repeat them in public
+    shown = "" if await context.store.moderation.is_hidden(user.id) else parsed.reason
     sent = await reply(
         message,
-        view.offer_text(forecast.mention(update), parsed.probability, parsed.reason, lang),
+        view.offer_text(forecast.mention(update), parsed.probability, shown, lang),
         reply_markup=view.offer_keyboard(offer.id, parsed.probability, lang),
     )
     await context.store.channel.set_offer_message(offer.id, sent.message_id)
@@ -136,6 +141,8 @@ async def confirm_button(update: Update, context: BotContext) -> None:
         return
     if await forecast.refuse_closed(update, context, question):
         return
+    if await refuse_flood(update, context):
+        return  # the offer stays: the reader can press again in a minute
     if not await store.channel.use_offer(offer.id):
         await query.answer(t(lang, "channel.confirm.used"), show_alert=True)
         return
@@ -152,7 +159,8 @@ async def confirm_button(update: Update, context: BotContext) -> None:
     )
     if isinstance(query.message, Message):
         name = forecast.mention(update)
-        text = view.offer_text(name, offer.probability, offer.reason, lang, done=True)
+        shown = "" if await store.moderation.is_hidden(offer.user_id) else offer.reason
+        text = view.offer_text(name, offer.probability, shown, lang, done=True)
         try:
             await query.message.edit_text(text)
         except TelegramError as exc:

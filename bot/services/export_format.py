@@ -49,6 +49,7 @@ EXPORT_COLUMNS = (
     "updated_at",
     "revisions",
     "withdrawn",
+    "reason_hidden",
 )
 FULL_EXPORT_COLUMNS = (*EXPORT_COLUMNS, "user_id", "username", "name")
 HISTORY_COLUMNS = (
@@ -59,6 +60,7 @@ HISTORY_COLUMNS = (
     "new_probability",
     "reason",
     "action",
+    "reason_hidden",
 )
 FULL_HISTORY_COLUMNS = (*HISTORY_COLUMNS, "user_id")
 
@@ -113,6 +115,7 @@ class ExportRow:
         revisions: how many times the reader changed the forecast (0 = never).
         withdrawn: True if the forecast was withdrawn.
         user_id, username, name: only exported by the "full" variants; None → empty/null.
+        reason_hidden: True when an admin hid the reader's reasons from public view (/hide).
     """
 
     question_slug: str
@@ -127,6 +130,7 @@ class ExportRow:
     user_id: int | None = None
     username: str | None = None
     name: str | None = None
+    reason_hidden: bool = False
 
 
 @dataclass(frozen=True)
@@ -142,6 +146,7 @@ class HistoryRow:
         reason: the reason given with the change.
         action: what happened, as the store names it (e.g. "create", "update", "withdraw").
         user_id: only exported by the "full" variant.
+        reason_hidden: True when an admin hid the reader's reasons from public view (/hide).
     """
 
     question_slug: str
@@ -152,6 +157,7 @@ class HistoryRow:
     reason: str
     action: str
     user_id: int | None = None
+    reason_hidden: bool = False
 
 
 def _export_record(row: ExportRow, *, full: bool) -> dict[str, Any]:
@@ -166,6 +172,7 @@ def _export_record(row: ExportRow, *, full: bool) -> dict[str, Any]:
         "updated_at": format_utc(row.updated_at),
         "revisions": row.revisions,
         "withdrawn": row.withdrawn,
+        "reason_hidden": row.reason_hidden,
     }
     if full:
         record.update(user_id=row.user_id, username=row.username, name=row.name)
@@ -182,6 +189,7 @@ def _history_record(row: HistoryRow, *, full: bool) -> dict[str, Any]:
         "new_probability": row.new_probability,
         "reason": row.reason,
         "action": row.action,
+        "reason_hidden": row.reason_hidden,
     }
     if full:
         record["user_id"] = row.user_id

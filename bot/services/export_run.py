@@ -93,6 +93,7 @@ def export_row(row: ExportForecast, slug: str, salt: str, *, full: bool) -> Expo
         user_id=row.user_id if full else None,
         username=row.username if full else None,
         name=row.first_name if full else None,
+        reason_hidden=bool(row.reason_hidden),
     )
 
 
@@ -107,6 +108,7 @@ def history_row(row: ExportChange, slug: str, salt: str, *, full: bool) -> Histo
         reason=row.reason,
         action=row.action,
         user_id=row.user_id if full else None,
+        reason_hidden=bool(row.reason_hidden),
     )
 
 

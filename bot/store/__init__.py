@@ -15,6 +15,7 @@ from bot.store.admin import AdminRepo
 from bot.store.channel import ChannelRepo
 from bot.store.db import DatabaseOpenError, SchemaTooNewError, connect, explain, migrate
 from bot.store.forecasts import ForecastsRepo, QuestionsRepo
+from bot.store.moderation import ModerationRepo
 from bot.store.secrets import SecretsRepo
 from bot.store.stats import StatsRepo
 from bot.store.users import UsersRepo
@@ -34,6 +35,7 @@ class Store:
         self.admin = AdminRepo(conn)
         self.channel = ChannelRepo(conn)
         self.secrets = SecretsRepo(conn)
+        self.moderation = ModerationRepo(conn)
 
     @classmethod
     async def open(cls, path: Path) -> Store:

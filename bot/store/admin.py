@@ -36,6 +36,7 @@ class ExportForecast:
     withdrawn: int
     username: str | None
     first_name: str
+    reason_hidden: int = 0
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class ExportChange:
     new_probability: int | None
     reason: str
     at: str
+    reason_hidden: int = 0
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,7 @@ class ScoredReader:
     tg_language: str | None
     started: int
     blocked: int
+    handle: str | None = None
 
 
 @dataclass(frozen=True)
@@ -240,7 +243,7 @@ class AdminRepo:
         rows = await fetch_all(
             self._conn,
             f"SELECT {columns(Score, 's.')}, u.first_name, u.named_consent, u.language,"
-            " u.tg_language, u.started, u.blocked FROM scores s"
+            " u.tg_language, u.started, u.blocked, u.handle FROM scores s"
             " JOIN users u ON u.user_id = s.user_id WHERE s.question_id = ?"
             " ORDER BY s.averaged_brier IS NULL, s.averaged_brier, s.final_brier IS NULL,"
             " s.final_brier, s.user_id",
@@ -258,7 +261,8 @@ class AdminRepo:
         ordered by creation; streamed from one cursor."""
         async with self._conn.execute(
             "SELECT f.user_id, f.probability, f.reason, f.language, f.created_at,"
-            " f.updated_at, f.revisions, f.withdrawn, u.username, u.first_name"
+            " f.updated_at, f.revisions, f.withdrawn, u.username, u.first_name,"
+            " f.user_id IN (SELECT user_id FROM hidden_readers)"
             " FROM forecasts f JOIN users u ON u.user_id = f.user_id"
             " WHERE f.question_id = ? ORDER BY f.created_at, f.id",
             (question_id,),
@@ -269,10 +273,12 @@ class AdminRepo:
     async def export_history(
         self, question_id: int, batch: int = EXPORT_BATCH
     ) -> AsyncGenerator[list[ExportChange], None]:
-        """Every revision of the question's forecasts in batches, oldest first."""
+        """Every revision of the question's forecasts in batches, oldest first; a hidden
+        reader's entries have reason_hidden = 1."""
         async with self._conn.execute(
-            f"SELECT {columns(ExportChange)} FROM forecast_history WHERE question_id = ?"
-            " ORDER BY at, id",
+            "SELECT user_id, action, old_probability, new_probability, reason, at,"
+            " user_id IN (SELECT user_id FROM hidden_readers)"
+            " FROM forecast_history WHERE question_id = ? ORDER BY at, id",
             (question_id,),
         ) as cur:
             while rows := await cur.fetchmany(batch):

@@ -104,12 +104,14 @@ class PendingStep:
 
 @dataclass(frozen=True)
 class Reason:
-    """A recent reason for /results; `name` is set only for readers who agreed to be named."""
+    """A recent reason for /results; `name` is set only for readers who agreed to be named,
+    `handle` is the reader's public label (None only before one was assigned)."""
 
     probability: int
     reason: str
     name: str | None
     updated_at: str
+    handle: str | None = None
 
 
 @dataclass(frozen=True)
@@ -454,15 +456,17 @@ class ForecastsRepo:
 
     async def recent_reasons(self, question_id: int, limit: int = 5) -> list[Reason]:
         """The newest non-empty reasons of standing forecasts, with the reader's first name
-        only when they agreed to be named."""
+        only when they agreed to be named, and their public handle. Reasons of readers an
+        admin hid (/hide) are left out."""
         rows = await fetch_all(
             self._conn,
             "SELECT f.probability, f.reason,"
-            " CASE WHEN u.named_consent = 1 THEN u.first_name END, f.updated_at"
+            " CASE WHEN u.named_consent = 1 THEN u.first_name END, f.updated_at, u.handle"
             # the partial index holds only forecasts with a reason: a few rows to read even
             # when most of a million forecasts have none (SQLite's planner needs the hint)
             " FROM forecasts f INDEXED BY forecasts_reasons JOIN users u ON u.user_id = f.user_id"
             " WHERE f.question_id = ? AND f.withdrawn = 0 AND f.reason != ''"
+            " AND f.user_id NOT IN (SELECT user_id FROM hidden_readers)"
             " ORDER BY f.updated_at DESC LIMIT ?",
             (question_id, limit),
         )

@@ -333,7 +333,9 @@ CREATE TABLE moderation_log (
 );
 CREATE INDEX moderation_log_at ON moderation_log(at);
 CREATE INDEX moderation_log_user ON moderation_log(user_id, action, at);
--- a reader's recent changes on every question (the revision limit)
+-- a reader's recent changes on every question, and recent offers in comment threads
+-- (the revision limit)
 CREATE INDEX forecast_history_user_at ON forecast_history(user_id, at);
+CREATE INDEX thread_offers_user ON thread_offers(user_id, created_at);
 """,
 }

@@ -321,7 +321,8 @@ def history_text(
             )
         if entry.action == "set" and entry.reason and entry.reason != reason:
             # a reason given with the number (/forecast 70 because…) is a change too
-            line += t(lang, "myforecast.entry.with_reason", reason=escape(entry.reason))
+            shown = escape(shorten(entry.reason, HISTORY_REASON_UNITS))
+            line += t(lang, "myforecast.entry.with_reason", reason=shown)
         reason = "" if entry.action == "withdraw" else entry.reason
         lines.append("• " + line)
     parts.append(
@@ -389,7 +390,7 @@ def reasons_text(snap: ResultsSnapshot, before: str, lang: str) -> str:
             name = display_name(r.name)
             who = escape(name) if name else t(lang, "reader.fallback", number=index)
         else:
-            who = t(lang, "results.a_reader")
+            who = reader_label(r.handle, lang)
         line = t(
             lang,
             "results.reason",
@@ -404,6 +405,14 @@ def reasons_text(snap: ResultsSnapshot, before: str, lang: str) -> str:
     if left:
         lines.append(tn(lang, "results.more_reasons", left))
     return "\n".join(lines)
+
+
+def reader_label(handle: str | None, lang: str) -> str:
+    """How an unnamed reader appears publicly: "a reader r-k7q2m9" (their random handle),
+    or just "a reader" while they have none. Never derived from the Telegram id."""
+    if handle:
+        return t(lang, "results.a_reader_handle", handle=escape(handle))
+    return t(lang, "results.a_reader")
 
 
 def distribution(buckets: tuple[int, ...], lang: str) -> str:
