@@ -45,18 +45,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def run_polling(settings: Settings) -> int:
-    """Long polling until SIGINT/SIGTERM (PTB stops cleanly on both)."""
+    """Long polling until SIGINT/SIGTERM, then a stop within SHUTDOWN_TIMEOUT_SECONDS
+    (bot/runner.py)."""
     if settings.bot_token is None:
         print(BOTFATHER_HELP, file=sys.stderr)
         return 2
     from telegram.error import InvalidToken, NetworkError
 
-    from bot.app import build_application
     from bot.logs import RedactTokenFilter
+    from bot.runner import serve
 
-    app = build_application(settings)
     try:
-        app.run_polling(allowed_updates=None, drop_pending_updates=False)
+        return asyncio.run(serve(settings))
     except InvalidToken:
         print(REJECTED_HELP, file=sys.stderr)
         return 2
@@ -64,7 +64,6 @@ def run_polling(settings: Settings) -> int:
         reason = RedactTokenFilter(settings.bot_token.get_secret_value()).redact(str(exc))
         print(f"Cannot reach the Bot API ({reason}). Check the network.", file=sys.stderr)
         return 1
-    return 0
 
 
 async def init_db(settings: Settings) -> int:

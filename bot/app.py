@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from telegram import (
@@ -17,7 +18,6 @@ from telegram import (
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -29,7 +29,7 @@ from telegram.ext import (
     TypeHandler,
     filters,
 )
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.config import Settings
 from bot.handlers import (
@@ -50,11 +50,18 @@ from bot.handlers import (
 )
 from bot.handlers.common import BotContext, command, remember_reader
 from bot.handlers.errors import on_error
+from bot.pipeline import ChatFloodRateLimiter, ChatOrderedProcessor, InboxBot, UpdateQueue
 from bot.services.dataset import DEFAULT_DATASET, load_dataset
 from bot.store import Store
+from bot.store.db import to_iso
 from bot.texts import LANGUAGES, t
 
 logger = logging.getLogger(__name__)
+
+# handled updates kept in the inbox (so a late redelivery is still recognised)
+INBOX_KEEP_AGE = timedelta(days=1)
+INBOX_KEEP_ROWS = 10_000
+INBOX_PRUNE_SECONDS = 3600
 
 # Without a token (console, tests) the emulator answers; PTB still wants a well-formed one.
 EMULATOR_TOKEN = "1:EMULATOR"  # noqa: S105 - a placeholder, not a secret
@@ -97,30 +104,63 @@ ADMIN_COMMANDS = (
 )
 
 
+# the update types the handlers below use; getUpdates and setWebhook ask for exactly these
+ALLOWED_UPDATES = (
+    Update.MESSAGE,
+    Update.EDITED_MESSAGE,  # an edited automatic forward in a discussion group
+    Update.CALLBACK_QUERY,
+    Update.INLINE_QUERY,
+    Update.MY_CHAT_MEMBER,
+)
+# updates waiting in the Application's queue (beyond those being handled)
+UPDATE_QUEUE_SIZE = 100
+
+
+def http_pool_size(settings: Settings) -> int:
+    """Connections for Bot API calls: one per concurrently handled update, plus a few for
+    jobs (tally edits) and the start-up calls."""
+    return settings.max_concurrent_updates + 8
+
+
 def build_application(
     settings: Settings, request: BaseRequest | None = None, *, rate_limit: bool = True
 ) -> Application[Any, Any, Any, Any, Any, Any]:
     """The bot: settings in bot_data, store opened in post_init, every handler registered.
 
     `request` replaces the HTTP transport (the emulator passes its own); `rate_limit` adds
-    PTB's AIORateLimiter, which also waits out flood-control (RetryAfter) answers.
+    the rate limiter (PTB's AIORateLimiter with flood control per chat). Updates from the
+    Updater or the webhook go through the inbox and a ChatOrderedProcessor (bot/pipeline.py).
     """
     token = settings.bot_token.get_secret_value() if settings.bot_token else EMULATOR_TOKEN
-    builder = (
+    updates_request: BaseRequest
+    if request is None:
+        request = HTTPXRequest(connection_pool_size=http_pool_size(settings))
+        updates_request = HTTPXRequest(connection_pool_size=1)
+    else:
+        updates_request = request
+    limiter = ChatFloodRateLimiter(settings.rate_limit_overall_per_second) if rate_limit else None
+    bot = InboxBot(
+        token=token,
+        base_url=settings.telegram_api_base_url,
+        base_file_url=settings.telegram_file_base_url,
+        defaults=Defaults(parse_mode=ParseMode.HTML, link_preview_options=None),
+        request=request,
+        get_updates_request=updates_request,
+        rate_limiter=limiter,
+    )
+    processor = ChatOrderedProcessor(
+        settings.max_concurrent_updates, max(settings.max_pending_updates, 1)
+    )
+    app = (
         ApplicationBuilder()
-        .token(token)
-        .base_url(settings.telegram_api_base_url)
-        .base_file_url(settings.telegram_file_base_url)
-        .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=None))
+        .bot(bot)
+        .update_queue(UpdateQueue(UPDATE_QUEUE_SIZE, processor.slots))
+        .concurrent_updates(processor)
         .context_types(ContextTypes(context=BotContext))
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
+        .build()
     )
-    if rate_limit:
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # type: ignore[arg-type]
-    if request is not None:
-        builder = builder.request(request).get_updates_request(request)
-    app = builder.build()
     app.bot_data["settings"] = settings
     _register(app)
     return app
@@ -223,8 +263,35 @@ async def _post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     store = await Store.open(settings.database_path)
     app.bot_data["store"] = store
     await seed(store)
+    _connect_inbox(app, store)
     await publish_commands(app)
     logger.info("Bot @%s ready on %s", app.bot.username, settings.database_path)
+
+
+def _connect_inbox(app: Application[Any, Any, Any, Any, Any, Any], store: Store) -> None:
+    """Polling goes through the inbox; each handled update is marked so in it."""
+    if isinstance(app.bot, InboxBot):
+        app.bot.inbox.store = store
+    processor = app.update_processor
+    if isinstance(processor, ChatOrderedProcessor):
+
+        async def handled(update: Update) -> None:
+            await store.inbox.mark_handled([update.update_id])
+
+        processor.on_handled = handled
+    if app.job_queue is not None:
+        app.job_queue.run_repeating(
+            prune_inbox, interval=INBOX_PRUNE_SECONDS, first=INBOX_PRUNE_SECONDS, name="inbox"
+        )
+
+
+async def prune_inbox(context: BotContext) -> None:
+    """Job: delete handled inbox rows older than a day, keeping the newest ones."""
+    store: Store = context.bot_data["store"]
+    before = to_iso(datetime.now(UTC) - INBOX_KEEP_AGE)
+    deleted = await store.inbox.prune(before, keep=INBOX_KEEP_ROWS)
+    if deleted:
+        logger.info("Inbox: %s handled updates pruned", deleted)
 
 
 async def seed(store: Store) -> None:

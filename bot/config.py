@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     export_allow_full: bool = False
     channel_id: str | None = None
     tally_interval_seconds: float = Field(default=5.0, gt=0)
+    # the update pipeline (bot/pipeline.py): updates handled at once, updates held in memory
+    # (the rest waits in the inbox and at Telegram), Bot API messages per second overall
+    max_concurrent_updates: int = Field(default=64, ge=1, le=1024)
+    max_pending_updates: int = Field(default=1000, ge=1)
+    rate_limit_overall_per_second: float = Field(default=30.0, gt=0)
+    shutdown_timeout_seconds: float = Field(default=8.0, gt=0)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

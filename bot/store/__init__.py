@@ -14,6 +14,7 @@ from bot.store.admin import AdminRepo
 from bot.store.channel import ChannelRepo
 from bot.store.db import SchemaTooNewError, connect, migrate
 from bot.store.forecasts import ForecastsRepo, QuestionsRepo
+from bot.store.inbox import InboxRepo, connect_inbox
 from bot.store.stats import StatsRepo
 from bot.store.users import UsersRepo
 
@@ -21,16 +22,19 @@ __all__ = ["SchemaTooNewError", "Store"]
 
 
 class Store:
-    """One connection and its repositories: stats, users, questions, forecasts."""
+    """One connection and its repositories (stats, users, questions, forecasts, admin,
+    channel); the inbox (bot/store/inbox.py) has a file and a connection of its own."""
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: aiosqlite.Connection, inbox_conn: aiosqlite.Connection) -> None:
         self.conn = conn
+        self._inbox_conn = inbox_conn
         self.stats = StatsRepo(conn)
         self.users = UsersRepo(conn)
         self.questions = QuestionsRepo(conn)
         self.forecasts = ForecastsRepo(conn)
         self.admin = AdminRepo(conn)
         self.channel = ChannelRepo(conn)
+        self.inbox = InboxRepo(inbox_conn)
 
     @classmethod
     async def open(cls, path: Path) -> Store:
@@ -41,11 +45,13 @@ class Store:
         conn = await connect(path)
         try:
             await migrate(conn)
+            inbox_conn = await connect_inbox(path)
         except BaseException:
             await conn.close()
             raise
-        return cls(conn)
+        return cls(conn, inbox_conn)
 
     async def close(self) -> None:
-        """Close the connection (checkpointing the WAL)."""
+        """Close the connections (checkpointing the WAL)."""
+        await self._inbox_conn.close()
         await self.conn.close()

@@ -39,14 +39,15 @@ def from_iso(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC)
 
 
-async def connect(path: Path) -> aiosqlite.Connection:
-    """Open `path` (creating its folder), set the pragmas every connection needs.
+async def connect(path: Path, *, autocommit: bool = False) -> aiosqlite.Connection:
+    """Open `path` (creating its folder), set the pragmas every connection needs;
+    `autocommit`: every statement commits at once unless a transaction is begun explicitly.
 
     WAL lets readers run beside the writer; NORMAL sync is safe with WAL and much faster;
     the busy timeout makes a second process (e.g. `bot export`) wait instead of failing.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    conn = await aiosqlite.connect(path)
+    conn = await aiosqlite.connect(path, isolation_level=None if autocommit else "")
     conn.row_factory = aiosqlite.Row
     await conn.execute("PRAGMA journal_mode=WAL")
     await conn.execute("PRAGMA synchronous=NORMAL")
@@ -120,12 +121,16 @@ async def fetch_one(
 _write_locks: WeakKeyDictionary[aiosqlite.Connection, asyncio.Lock] = WeakKeyDictionary()
 
 
+def write_lock(conn: aiosqlite.Connection) -> asyncio.Lock:
+    """The connection's one-writer-at-a-time lock (held by `transaction`)."""
+    return _write_locks.setdefault(conn, asyncio.Lock())
+
+
 @asynccontextmanager
 async def transaction(conn: aiosqlite.Connection) -> AsyncIterator[aiosqlite.Connection]:
     """Run one or more writes as a unit, alone on the connection: commit on success, roll
     back on any error. Not re-entrant: do not open a transaction inside another."""
-    lock = _write_locks.setdefault(conn, asyncio.Lock())
-    async with lock:
+    async with write_lock(conn):
         try:
             yield conn
         except BaseException:
