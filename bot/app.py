@@ -31,6 +31,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest, HTTPXRequest
 
+from bot import metrics
 from bot.config import Settings
 from bot.handlers import (
     admin,
@@ -238,7 +239,7 @@ def _register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
 
     # every forecast write schedules the (coalesced) edit of the channel posts' live tally;
     # after a start, tallies whose edit was lost in a restart are caught up
-    app.bot_data["forecast_listeners"] = [channel.on_forecast_changed]
+    app.bot_data["forecast_listeners"] = [channel.on_forecast_changed, count_forecast]
     if app.job_queue is not None:
         app.job_queue.run_once(
             channel.refresh_all_job, when=channel.STARTUP_REFRESH_SECONDS, name="tally:all"
@@ -283,6 +284,11 @@ def _connect_inbox(app: Application[Any, Any, Any, Any, Any, Any], store: Store)
         app.job_queue.run_repeating(
             prune_inbox, interval=INBOX_PRUNE_SECONDS, first=INBOX_PRUNE_SECONDS, name="inbox"
         )
+
+
+async def count_forecast(context: BotContext, question_id: int) -> None:
+    """Forecast listener: count the write for /metrics."""
+    metrics.FORECASTS.inc()
 
 
 async def prune_inbox(context: BotContext) -> None:

@@ -37,6 +37,7 @@ from telegram._utils.types import JSONDict, ODVInput
 from telegram.error import NetworkError, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, BaseUpdateProcessor, ExtBot
 
+from bot import metrics
 from bot.store.inbox import InboxRow
 
 if TYPE_CHECKING:
@@ -74,6 +75,8 @@ async def accept(store: Store, bot: ExtBot[Any], raw_updates: Sequence[JSONDict]
         text = json.dumps(raw, ensure_ascii=False, separators=(",", ":"))
         rows.setdefault(update_id, InboxRow(update_id, update_kind(raw), text))
     fresh = await store.inbox.add_new(list(rows.values()))
+    for update_id in fresh:
+        metrics.UPDATES.labels(rows[update_id].kind).inc()
     updates, unreadable = [], []
     for update_id, row in rows.items():
         if update_id not in fresh:
@@ -109,12 +112,14 @@ def parse(row: InboxRow, bot: ExtBot[Any]) -> Update | None:
 @dataclass
 class PollState:
     """InboxBot's mutable part: the store once open (None: plain PTB polling), the next
-    offset to ask for, time.monotonic() of the latest successful getUpdates, and whether
+    offset to ask for, time.monotonic() of the first and the latest successful getUpdates,
+    and whether
     the runner is stopping (the next call only acknowledges)."""
 
     store: Store | None = None
     next_offset: int = 0
     last_poll: float | None = None
+    first_poll: float | None = None
     stopping: bool = False
 
 
@@ -137,8 +142,9 @@ class InboxBot(ExtBot[Any]):
 
     @property
     def last_poll(self) -> float | None:
-        """time.monotonic() of the latest successful getUpdates, None before the first."""
-        return self.inbox.last_poll
+        """time.monotonic() of the latest successful getUpdates; until the first one
+        returns, of the first call; None before polling began."""
+        return self.inbox.last_poll or self.inbox.first_poll
 
     async def get_updates(
         self,
@@ -171,6 +177,8 @@ class InboxBot(ExtBot[Any]):
                 pool_timeout=pool_timeout,
                 api_kwargs=api_kwargs,
             )
+        if state.first_poll is None:
+            state.first_poll = time.monotonic()
         if offset is not None and offset >= 0:
             offset = max(offset, state.next_offset)
         seconds = timeout.total_seconds() if isinstance(timeout, dtm.timedelta) else timeout
@@ -214,6 +222,33 @@ class InboxBot(ExtBot[Any]):
         if ids:
             state.next_offset = max(state.next_offset, max(ids) + 1)
         return tuple(updates)
+
+    async def _do_post(
+        self,
+        endpoint: str,
+        data: JSONDict,
+        *,
+        read_timeout: ODVInput[float] = DEFAULT_NONE,
+        write_timeout: ODVInput[float] = DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = DEFAULT_NONE,
+    ) -> bool | JSONDict | list[JSONDict]:
+        """PTB's request path, counting failures (metrics.API_ERRORS) and chart sends."""
+        try:
+            result = await super()._do_post(
+                endpoint,
+                data,
+                read_timeout=read_timeout,
+                write_timeout=write_timeout,
+                connect_timeout=connect_timeout,
+                pool_timeout=pool_timeout,
+            )
+        except TelegramError as exc:
+            metrics.API_ERRORS.labels(endpoint, type(exc).__name__).inc()
+            raise
+        if endpoint == "sendPhoto":
+            metrics.CHART_SENDS.inc()
+        return result
 
 
 class UpdateQueue(asyncio.Queue[object]):
@@ -297,9 +332,10 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
                 if task is not None:
                     self._active.add(task)
                 try:
-                    await coroutine
-                    if self.on_handled is not None and isinstance(update, Update):
-                        await self.on_handled(update)
+                    with metrics.HANDLER_SECONDS.time():
+                        await coroutine
+                        if self.on_handled is not None and isinstance(update, Update):
+                            await self.on_handled(update)
                 finally:
                     if task is not None:
                         self._active.discard(task)

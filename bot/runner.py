@@ -1,5 +1,6 @@
-"""`python -m bot run`: start the Application, handle the inbox's backlog, poll, and stop
-within the shutdown budget on SIGTERM/SIGINT.
+"""`python -m bot run [--webhook]`: start the Application, handle the inbox's backlog,
+receive updates (polling, or the webhook), and stop within the shutdown budget on
+SIGTERM/SIGINT.
 
 Start: initialize (getMe), open the store (post_init), start the Application, queue the
 updates left unhandled in the inbox (in update_id order), then start PTB's Updater with
@@ -30,6 +31,7 @@ from bot.app import ALLOWED_UPDATES, build_application
 from bot.config import Settings
 from bot.pipeline import ChatOrderedProcessor, InboxBot, UpdateQueue, parse
 from bot.store import Store
+from bot.web import WebServer, webhook_path
 
 logger = logging.getLogger(__name__)
 
@@ -45,12 +47,15 @@ def polling_error(exc: TelegramError) -> None:
     logger.warning("Polling failed: %s (retrying)", exc)
 
 
-async def serve(settings: Settings) -> int:
-    """Run the bot with long polling until SIGTERM/SIGINT; returns the exit code (0).
+async def serve(settings: Settings, *, webhook: bool = False) -> int:
+    """Run the bot with long polling (or, with `webhook`, Telegram's webhook on
+    WEBHOOK_LISTEN:WEBHOOK_PORT) until SIGTERM/SIGINT; returns the exit code (0).
+    /healthz and /metrics are served in webhook mode, and in polling mode on HTTP_PORT.
 
     Raises what initialize raises (InvalidToken, NetworkError) before anything started.
     """
     app = build_application(settings)
+    server: WebServer | None = None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -67,20 +72,50 @@ async def serve(settings: Settings) -> int:
         await asyncio.wait((backlog, waiter), return_when=asyncio.FIRST_COMPLETED)
         if not stop.is_set():
             await backlog
-            assert app.updater is not None
-            await app.updater.start_polling(
-                timeout=POLL_TIMEOUT,
-                allowed_updates=list(ALLOWED_UPDATES),
-                drop_pending_updates=False,
-                error_callback=polling_error,
-            )
-            logger.info("Polling for updates")
+            server = await start_receiving(app, settings, webhook)
             await waiter
         backlog.cancel()
         waiter.cancel()
     finally:
+        if server is not None:
+            await server.stop()  # no new webhook requests; Telegram keeps them for later
         await stop_within_budget(app, settings.shutdown_timeout_seconds, started)
     return 0
+
+
+async def start_receiving(
+    app: AnyApplication, settings: Settings, webhook: bool
+) -> WebServer | None:
+    """Start the webhook (setWebhook with the secret and allowed_updates) or polling, and
+    the HTTP server when there is one; returns the server."""
+    if webhook:
+        assert settings.webhook_url and settings.webhook_secret
+        secret = settings.webhook_secret.get_secret_value()
+        server = WebServer(
+            app, webhook_path=webhook_path(settings.webhook_url), webhook_secret=secret
+        )
+        await server.start(settings.webhook_listen, settings.webhook_port)
+        await app.bot.set_webhook(
+            url=settings.webhook_url,
+            secret_token=secret,
+            allowed_updates=list(ALLOWED_UPDATES),
+            drop_pending_updates=False,
+        )
+        logger.info("Webhook set; updates arrive on port %s", server.port)
+        return server
+    assert app.updater is not None
+    await app.updater.start_polling(
+        timeout=POLL_TIMEOUT,
+        allowed_updates=list(ALLOWED_UPDATES),
+        drop_pending_updates=False,
+        error_callback=polling_error,
+    )
+    logger.info("Polling for updates")
+    if settings.http_port is None:
+        return None
+    server = WebServer(app)
+    await server.start(settings.webhook_listen, settings.http_port)
+    return server
 
 
 async def queue_backlog(app: AnyApplication) -> int:

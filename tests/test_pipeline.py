@@ -45,11 +45,12 @@ class BotProcess:
         }
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = folder / "bot.log"
+        self.start_args: list[str] = []
 
     def start(self) -> None:
         with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "bot", "run"],
+            self.process = subprocess.Popen(  # noqa: S603 - our own arguments
+                [sys.executable, "-m", "bot", "run", *self.start_args],
                 cwd=self.folder,
                 env=self.env,
                 stdout=log,

@@ -51,6 +51,11 @@ class Store:
             raise
         return cls(conn, inbox_conn)
 
+    async def ping(self) -> None:
+        """One trivial query on each connection; raises what sqlite raises when unreachable."""
+        await self.conn.execute_fetchall("SELECT 1")
+        await self.inbox.ping()
+
     async def close(self) -> None:
         """Close the connections (checkpointing the WAL)."""
         await self._inbox_conn.close()

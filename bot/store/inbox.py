@@ -110,6 +110,10 @@ class InboxRepo:
         row = await fetch_one(self.conn, "SELECT COUNT(*) FROM inbox WHERE handled_at IS NULL")
         return int(row[0]) if row else 0
 
+    async def ping(self) -> None:
+        """One trivial query; raises what sqlite raises when the file is unreachable."""
+        await self.conn.execute_fetchall("SELECT 1 FROM inbox LIMIT 1")
+
     async def is_handled(self, update_id: int) -> bool | None:
         """True once handled, False while pending, None for an unknown update_id."""
         row = await fetch_one(
