@@ -27,7 +27,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The sub-commands and their options."""
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="long polling against Telegram (or TELEGRAM_API_BASE_URL)")
+    run = sub.add_parser("run", help="long polling against Telegram (or TELEGRAM_API_BASE_URL)")
+    run.add_argument(
+        "--webhook", action="store_true", help="receive updates on WEBHOOK_URL instead"
+    )
     shell = sub.add_parser("shell", help="talk to the bot offline, on the emulator")
     shell.add_argument("--files", type=Path, default=Path("shell-files"), help="where files go")
     sub.add_parser("init-db", help="create or migrate the database and load the dataset")
@@ -47,19 +50,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def run_polling(settings: Settings) -> int:
-    """Long polling until SIGINT/SIGTERM (PTB stops cleanly on both)."""
+def run_polling(settings: Settings, webhook: bool = False) -> int:
+    """Long polling until SIGINT/SIGTERM, then a stop within SHUTDOWN_TIMEOUT_SECONDS
+    (bot/runner.py)."""
     if settings.bot_token is None:
         print(BOTFATHER_HELP, file=sys.stderr)
         return 2
+    if webhook:
+        for name, value in (("WEBHOOK_URL", settings.webhook_url),
+                            ("WEBHOOK_SECRET", settings.webhook_secret)):  # fmt: skip
+            if not value:
+                print(f"{name} is not set: `run --webhook` needs it (see README, Webhook).",
+                      file=sys.stderr)  # fmt: skip
+                return 2
     from telegram.error import InvalidToken, NetworkError
 
-    from bot.app import build_application, close_transports
     from bot.logs import RedactTokenFilter
+    from bot.runner import serve
 
-    app = build_application(settings)
     try:
-        app.run_polling(allowed_updates=None, drop_pending_updates=False, close_loop=False)
+        return asyncio.run(serve(settings, webhook=webhook))
     except InvalidToken:
         print(REJECTED_HELP, file=sys.stderr)
         return 2
@@ -67,9 +77,6 @@ def run_polling(settings: Settings) -> int:
         reason = RedactTokenFilter(settings.bot_token.get_secret_value()).redact(str(exc))
         print(f"Cannot reach the Bot API ({reason}). Check the network.", file=sys.stderr)
         return 1
-    finally:
-        close_transports(app)
-    return 0
 
 
 async def init_db(settings: Settings) -> int:
@@ -168,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
 
             preflight(settings.database_path)
         if args.command == "run":
-            return run_polling(settings)
+            return run_polling(settings, webhook=args.webhook)
         if args.command == "shell":
             from bot.shell import run_shell
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import SecretStr
@@ -33,6 +33,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest, HTTPXRequest
 
+from bot import metrics
 from bot.config import Settings
 from bot.handlers import (
     admin,
@@ -55,13 +56,20 @@ from bot.handlers import (
 )
 from bot.handlers.common import BotContext, command, remember_reader
 from bot.handlers.errors import on_error
+from bot.pipeline import ChatFloodRateLimiter, ChatOrderedProcessor, InboxBot, UpdateQueue
 from bot.services.dataset import DEFAULT_DATASET, load_dataset
 from bot.store import Store
+from bot.store.db import to_iso
 from bot.store.secrets import EXPORT_SALT
 from bot.telegram_policy import PolicyRequest
 from bot.texts import LANGUAGES, set_display_timezone, t
 
 logger = logging.getLogger(__name__)
+
+# handled updates kept in the inbox (so a late redelivery is still recognised)
+INBOX_KEEP_AGE = timedelta(days=1)
+INBOX_KEEP_ROWS = 10_000
+INBOX_PRUNE_SECONDS = 3600
 
 # Without a token (console, tests) the emulator answers; PTB still wants a well-formed one.
 EMULATOR_TOKEN = "1:EMULATOR"  # noqa: S105 - a placeholder, not a secret
@@ -108,6 +116,24 @@ ADMIN_COMMANDS = (
 )
 
 
+# the update types the handlers below use; getUpdates and setWebhook ask for exactly these
+ALLOWED_UPDATES = (
+    Update.MESSAGE,
+    Update.EDITED_MESSAGE,  # an edited automatic forward in a discussion group
+    Update.CALLBACK_QUERY,
+    Update.INLINE_QUERY,
+    Update.MY_CHAT_MEMBER,
+)
+# updates waiting in the Application's queue (beyond those being handled)
+UPDATE_QUEUE_SIZE = 100
+
+
+def http_pool_size(settings: Settings) -> int:
+    """Connections for Bot API calls: one per concurrently handled update, plus a few for
+    jobs (tally edits) and the start-up calls."""
+    return settings.max_concurrent_updates + 8
+
+
 def build_application(
     settings: Settings,
     request: BaseRequest | None = None,
@@ -118,52 +144,59 @@ def build_application(
     """The bot: settings in bot_data, store opened in post_init, every handler registered.
 
     `request` replaces the HTTP transport (the emulator passes its own; otherwise
-    HTTP_TRANSPORT picks aiohttp or PTB's httpx); every call but getUpdates goes through
-    the Bot API policy (bot.telegram_policy.PolicyRequest: retries after transient failures
-    starting at `retry_backoff` seconds, supergroup migrations, benign answers).
-    `rate_limit` adds PTB's AIORateLimiter (or is the one to use), which also waits out
-    flood-control (RetryAfter) answers. Every send may go out without its reply target when
-    that message was deleted meanwhile (Defaults).
+    HTTP_TRANSPORT picks aiohttp or PTB's httpx, with a connection pool sized to
+    MAX_CONCURRENT_UPDATES); every call but getUpdates goes through the Bot API policy
+    (bot.telegram_policy.PolicyRequest: retries after transient failures starting at
+    `retry_backoff` seconds, supergroup migrations, benign answers). `rate_limit` adds the
+    rate limiter (PTB's AIORateLimiter with flood control per chat, or the one given), which
+    waits out flood-control (RetryAfter) answers. Every send may go out without its reply
+    target when that message was deleted meanwhile (Defaults). Updates from the Updater or
+    the webhook go through the inbox and a ChatOrderedProcessor (bot/pipeline.py).
     """
     set_display_timezone(settings.display_timezone)
     token = settings.bot_token.get_secret_value() if settings.bot_token else EMULATOR_TOKEN
-    builder = (
-        ApplicationBuilder()
-        .token(token)
-        .base_url(settings.telegram_api_base_url)
-        .base_file_url(settings.telegram_file_base_url)
-        .defaults(
-            Defaults(
-                parse_mode=ParseMode.HTML,
-                link_preview_options=None,
-                allow_sending_without_reply=True,
-            )
-        )
-        .context_types(ContextTypes(context=BotContext))
-        .post_init(_post_init)
-        .post_shutdown(_post_shutdown)
-    )
-    if isinstance(rate_limit, AIORateLimiter):
-        builder = builder.rate_limiter(rate_limit)  # type: ignore[arg-type]
-    elif rate_limit:
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # type: ignore[arg-type]
     transports: tuple[BaseRequest, ...] = ()
+    pool = http_pool_size(settings)
     if request is not None:
         sender, updates = request, request
     elif settings.http_transport == "aiohttp":
-        from bot.transport import SEND_POOL_SIZE, AiohttpRequest
+        from bot.transport import AiohttpRequest
 
-        sender, updates = AiohttpRequest(SEND_POOL_SIZE), AiohttpRequest(1)
+        sender, updates = AiohttpRequest(pool), AiohttpRequest(1)
         transports = (sender, updates)
     else:
-        sender, updates = HTTPXRequest(connection_pool_size=256), HTTPXRequest()
-    policy = PolicyRequest(
-        sender,
-        backoff=retry_backoff,
-        on_migrated=lambda old, new: membership.migrate_chat(app, old, new),
+        sender, updates = HTTPXRequest(connection_pool_size=pool), HTTPXRequest()
+    policy = PolicyRequest(sender, backoff=retry_backoff)
+    limiter: AIORateLimiter | None = None
+    if isinstance(rate_limit, AIORateLimiter):
+        limiter = rate_limit
+    elif rate_limit:
+        limiter = ChatFloodRateLimiter(settings.rate_limit_overall_per_second)
+    bot = InboxBot(
+        token=token,
+        base_url=settings.telegram_api_base_url,
+        base_file_url=settings.telegram_file_base_url,
+        defaults=Defaults(
+            parse_mode=ParseMode.HTML, link_preview_options=None, allow_sending_without_reply=True
+        ),
+        request=policy,
+        get_updates_request=updates,
+        rate_limiter=limiter,
     )
-    builder = builder.request(policy).get_updates_request(updates)
-    app = builder.build()
+    processor = ChatOrderedProcessor(
+        settings.max_concurrent_updates, max(settings.max_pending_updates, 1)
+    )
+    app = (
+        ApplicationBuilder()
+        .bot(bot)
+        .update_queue(UpdateQueue(UPDATE_QUEUE_SIZE, processor.slots))
+        .concurrent_updates(processor)
+        .context_types(ContextTypes(context=BotContext))
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+        .build()
+    )
+    policy.on_migrated = lambda old, new: membership.migrate_chat(app, old, new)
     app.bot_data["settings"] = settings
     if transports:
         app.bot_data["transports"] = transports
@@ -246,7 +279,7 @@ def _register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
 
     # every forecast write schedules the (coalesced) edit of the channel posts' live tally;
     # after a start, tallies whose edit was lost in a restart are caught up
-    app.bot_data["forecast_listeners"] = [channel.on_forecast_changed]
+    app.bot_data["forecast_listeners"] = [channel.on_forecast_changed, count_forecast]
     if app.job_queue is not None:
         app.job_queue.run_once(
             channel.refresh_all_job, when=channel.STARTUP_REFRESH_SECONDS, name="tally:all"
@@ -277,6 +310,7 @@ async def _post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.bot_data["store"] = store
     app.bot_data["settings"] = settings = await with_stored_secrets(settings, store)
     await seed(store)
+    _connect_inbox(app, store)
     await publish_commands(app)
     logger.info("Bot @%s ready on %s", app.bot.username, settings.database_path)
 
@@ -288,6 +322,37 @@ async def with_stored_secrets(settings: Settings, store: Store) -> Settings:
         return settings
     salt = await store.secrets.get_or_create(EXPORT_SALT)
     return settings.model_copy(update={"export_salt": SecretStr(salt)})
+
+
+def _connect_inbox(app: Application[Any, Any, Any, Any, Any, Any], store: Store) -> None:
+    """Polling goes through the inbox; each handled update is marked so in it."""
+    if isinstance(app.bot, InboxBot):
+        app.bot.inbox.store = store
+    processor = app.update_processor
+    if isinstance(processor, ChatOrderedProcessor):
+
+        async def handled(update: Update) -> None:
+            await store.inbox.mark_handled([update.update_id])
+
+        processor.on_handled = handled
+    if app.job_queue is not None:
+        app.job_queue.run_repeating(
+            prune_inbox, interval=INBOX_PRUNE_SECONDS, first=INBOX_PRUNE_SECONDS, name="inbox"
+        )
+
+
+async def count_forecast(context: BotContext, question_id: int) -> None:
+    """Forecast listener: count the write for /metrics."""
+    metrics.FORECASTS.inc()
+
+
+async def prune_inbox(context: BotContext) -> None:
+    """Job: delete handled inbox rows older than a day, keeping the newest ones."""
+    store: Store = context.bot_data["store"]
+    before = to_iso(datetime.now(UTC) - INBOX_KEEP_AGE)
+    deleted = await store.inbox.prune(before, keep=INBOX_KEEP_ROWS)
+    if deleted:
+        logger.info("Inbox: %s handled updates pruned", deleted)
 
 
 async def seed(store: Store) -> None:
@@ -327,15 +392,6 @@ async def publish_commands(app: Application[Any, Any, Any, Any, Any, Any]) -> No
                 )
             except TelegramError as exc:  # e.g. the admin has not opened a chat with the bot yet
                 logger.warning("No admin command menu for %s: %s", admin_id, exc)
-
-
-def close_transports(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """After `run_polling(close_loop=False)`: close the HTTP sessions (PTB leaves them open
-    when start-up fails, e.g. on a rejected token), then the event loop."""
-    loop = asyncio.get_event_loop()
-    for request in app.bot_data.get("transports", ()):
-        loop.run_until_complete(request.shutdown())
-    loop.close()
 
 
 @asynccontextmanager

@@ -59,6 +59,19 @@ class Settings(BaseSettings):
     display_timezone: str = "Europe/Moscow"
     revisions_per_minute: int = Field(default=5, ge=0)
 
+    # the update pipeline (bot/pipeline.py): updates handled at once, updates held in memory
+    # (the rest waits in the inbox and at Telegram), Bot API messages per second overall
+    max_concurrent_updates: int = Field(default=64, ge=1, le=1024)
+    max_pending_updates: int = Field(default=1000, ge=1)
+    rate_limit_overall_per_second: float = Field(default=30.0, gt=0)
+    shutdown_timeout_seconds: float = Field(default=8.0, gt=0)
+    # webhook mode (`run --webhook`) and the HTTP server for /healthz and /metrics
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = Field(default=8080, ge=1, le=65535)
+    http_port: int | None = Field(default=None, ge=1, le=65535)
+
     @property
     def pending_ttl(self) -> timedelta:
         """How long a pending step (an exact-% or reason prompt, a channel-comment offer)
@@ -147,6 +160,29 @@ class Settings(BaseSettings):
         if not (value.startswith("@") or value.lstrip("-").isdigit()):
             raise ValueError("use the channel's @username or its numeric id, e.g. -100123")
         return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("use the public https:// URL Telegram posts updates to")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()):
+            raise ValueError("use 1-256 characters A-Z, a-z, 0-9, _ and - (Telegram's rule)")
+        return value
+
+    @field_validator("http_port", mode="before")
+    @classmethod
+    def _empty_port(cls, value: object) -> object:
+        return None if value == "" else value
 
     @property
     def database_path(self) -> Path:

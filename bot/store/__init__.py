@@ -15,6 +15,7 @@ from bot.store.admin import AdminRepo
 from bot.store.channel import ChannelRepo
 from bot.store.db import DatabaseOpenError, SchemaTooNewError, connect, explain, migrate
 from bot.store.forecasts import ForecastsRepo, QuestionsRepo
+from bot.store.inbox import InboxRepo, connect_inbox
 from bot.store.moderation import ModerationRepo
 from bot.store.secrets import SecretsRepo
 from bot.store.stats import StatsRepo
@@ -24,10 +25,12 @@ __all__ = ["DatabaseOpenError", "SchemaTooNewError", "Store"]
 
 
 class Store:
-    """One connection and its repositories: stats, users, questions, forecasts."""
+    """One connection and its repositories (stats, users, questions, forecasts, admin,
+    channel); the inbox (bot/store/inbox.py) has a file and a connection of its own."""
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: aiosqlite.Connection, inbox_conn: aiosqlite.Connection) -> None:
         self.conn = conn
+        self._inbox_conn = inbox_conn
         self.stats = StatsRepo(conn)
         self.users = UsersRepo(conn)
         self.questions = QuestionsRepo(conn)
@@ -36,6 +39,7 @@ class Store:
         self.channel = ChannelRepo(conn)
         self.secrets = SecretsRepo(conn)
         self.moderation = ModerationRepo(conn)
+        self.inbox = InboxRepo(inbox_conn)
 
     @classmethod
     async def open(cls, path: Path) -> Store:
@@ -47,20 +51,29 @@ class Store:
         SchemaTooNewError when the file was written by a newer bot. Nothing stays open then.
         """
         conn = await connect(path)
+        inbox_conn: aiosqlite.Connection | None = None
         try:
             await migrate(conn)
-            store = cls(conn)
+            inbox_conn = await connect_inbox(path)
+            store = cls(conn, inbox_conn)
             await store.users.assign_handles()
-        except sqlite3.Error as exc:
+        except BaseException as exc:
+            if inbox_conn is not None:
+                await inbox_conn.close()
             await conn.close()
-            raise DatabaseOpenError(explain(path, exc)) from None
-        except BaseException:
-            await conn.close()
+            if isinstance(exc, sqlite3.Error):
+                raise DatabaseOpenError(explain(path, exc)) from None
             raise
         return store
 
+    async def ping(self) -> None:
+        """One trivial query on each connection; raises what sqlite raises when unreachable."""
+        await self.conn.execute_fetchall("SELECT 1")
+        await self.inbox.ping()
+
     async def close(self) -> None:
-        """Finish the queued forecast writes, then close the connection (checkpointing the
+        """Finish the queued forecast writes, then close the connections (checkpointing the
         WAL)."""
         await self.forecasts.flush()
+        await self._inbox_conn.close()
         await self.conn.close()

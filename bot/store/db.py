@@ -117,8 +117,9 @@ def from_iso(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC)
 
 
-async def connect(path: Path) -> aiosqlite.Connection:
-    """Open `path` (creating its folder), set the pragmas every connection needs.
+async def connect(path: Path, *, autocommit: bool = False) -> aiosqlite.Connection:
+    """Open `path` (creating its folder), set the pragmas every connection needs;
+    `autocommit`: every statement commits at once unless a transaction is begun explicitly.
 
     WAL lets readers run beside the writer; NORMAL sync is safe with WAL and much faster;
     the busy timeout makes a second process (e.g. `bot export`) wait instead of failing.
@@ -128,7 +129,7 @@ async def connect(path: Path) -> aiosqlite.Connection:
     """
     check_path(path)
     try:
-        conn = await aiosqlite.connect(path)
+        conn = await aiosqlite.connect(path, isolation_level=None if autocommit else "")
     except sqlite3.Error as exc:
         raise DatabaseOpenError(explain(path, exc)) from None
     try:
