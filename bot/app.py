@@ -54,7 +54,7 @@ from bot.handlers import (
     stats_admin,
     thread,
 )
-from bot.handlers.common import BotContext, command, remember_reader
+from bot.handlers.common import BotContext, BotData, command, remember_reader
 from bot.handlers.errors import on_error
 from bot.pipeline import ChatFloodRateLimiter, ChatOrderedProcessor, InboxBot, UpdateQueue
 from bot.services.dataset import DEFAULT_DATASET, load_dataset
@@ -141,7 +141,8 @@ def build_application(
     rate_limit: bool | AIORateLimiter = True,
     retry_backoff: float = 0.5,
 ) -> Application[Any, Any, Any, Any, Any, Any]:
-    """The bot: settings in bot_data, store opened in post_init, every handler registered.
+    """The bot: settings in bot_data (BotData), store opened in post_init, every handler
+    registered.
 
     `request` replaces the HTTP transport (the emulator passes its own; otherwise
     HTTP_TRANSPORT picks aiohttp or PTB's httpx, with a connection pool sized to
@@ -191,15 +192,14 @@ def build_application(
         .bot(bot)
         .update_queue(UpdateQueue(UPDATE_QUEUE_SIZE, processor.slots))
         .concurrent_updates(processor)
-        .context_types(ContextTypes(context=BotContext))
+        .context_types(ContextTypes(context=BotContext, bot_data=BotData))
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
         .build()
     )
     policy.on_migrated = lambda old, new: membership.migrate_chat(app, old, new)
-    app.bot_data["settings"] = settings
-    if transports:
-        app.bot_data["transports"] = transports
+    app.bot_data.settings = settings
+    app.bot_data.transports = transports
     _register(app)
     return app
 
@@ -207,7 +207,7 @@ def build_application(
 def _register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     # group -2: an admin's answers while creating a question (/newquestion), before anything
     # else reads the text; -1: keep the reader's row and language current for every update
-    admins = filters.User(user_id=list(app.bot_data["settings"].admin_ids))
+    admins = filters.User(user_id=list(app.bot_data.settings.admin_ids))
     drafts = filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE & filters.TEXT & admins
     app.add_handler(MessageHandler(drafts & ~filters.COMMAND, newquestion.draft_input), group=-2)
     app.add_handler(TypeHandler(Update, remember_reader), group=-1)
@@ -264,7 +264,7 @@ def _register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     # only, privacy mode); what is not a prompt answer goes to the comment-thread handler
     text = filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE
     app.add_handler(MessageHandler(text, forecast.text_input))
-    app.bot_data["thread_reply"] = thread.thread_reply
+    app.bot_data.thread_reply = thread.thread_reply
 
     # last in group 0: unknown commands in private chats get a pointer to /help, and
     # buttons of older versions or unknown data a short alert
@@ -279,14 +279,14 @@ def _register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
 
     # every forecast write schedules the (coalesced) edit of the channel posts' live tally;
     # after a start, tallies whose edit was lost in a restart are caught up
-    app.bot_data["forecast_listeners"] = [channel.on_forecast_changed, count_forecast]
+    app.bot_data.forecast_listeners = [channel.on_forecast_changed, count_forecast]
     if app.job_queue is not None:
         app.job_queue.run_once(
             channel.refresh_all_job, when=channel.STARTUP_REFRESH_SECONDS, name="tally:all"
         )
 
-    app.bot_data["go_routes"] = {"stats": stats.stats_command, "forecast": forecast.go_forecast}
-    app.bot_data["deep_links"] = {  # /start <action>[_<arg>]
+    app.bot_data.go_routes = {"stats": stats.stats_command, "forecast": forecast.go_forecast}
+    app.bot_data.deep_links = {  # /start <action>[_<arg>]
         "forecast": forecast.deep_link_forecast,
         "results": results.deep_link_results,
         "exact": channel.deep_link_exact,
@@ -305,10 +305,10 @@ def _register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
 
 async def _post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Open the store, seed the dataset, publish the command menu."""
-    settings: Settings = app.bot_data["settings"]
+    settings: Settings = app.bot_data.settings
     store = await Store.open(settings.database_path)
-    app.bot_data["store"] = store
-    app.bot_data["settings"] = settings = await with_stored_secrets(settings, store)
+    app.bot_data.store = store
+    app.bot_data.settings = settings = await with_stored_secrets(settings, store)
     await seed(store)
     _connect_inbox(app, store)
     await publish_commands(app)
@@ -348,7 +348,7 @@ async def count_forecast(context: BotContext, question_id: int) -> None:
 
 async def prune_inbox(context: BotContext) -> None:
     """Job: delete handled inbox rows older than a day, keeping the newest ones."""
-    store: Store = context.bot_data["store"]
+    store: Store = context.bot_data.store
     before = to_iso(datetime.now(UTC) - INBOX_KEEP_AGE)
     deleted = await store.inbox.prune(before, keep=INBOX_KEEP_ROWS)
     if deleted:
@@ -370,7 +370,7 @@ async def seed(store: Store) -> None:
 async def publish_commands(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """setMyCommands per language and scope: private chats, groups, and each admin's chat
     (readers' commands plus the admin ones); the entry without a language is the default."""
-    settings: Settings = app.bot_data["settings"]
+    settings: Settings = app.bot_data.settings
     for lang in (*LANGUAGES, None):
         text_lang = lang or settings.default_language
 
@@ -414,6 +414,6 @@ async def running(app: Application[Any, Any, Any, Any, Any, Any]) -> AsyncIterat
 
 
 async def _post_shutdown(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    store: Store | None = app.bot_data.get("store")
+    store: Store | None = app.bot_data.open_store
     if store is not None:
         await store.close()

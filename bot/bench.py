@@ -71,7 +71,7 @@ async def results_timings(settings: Settings, count: int) -> dict[str, float]:
     emu = Emulator()
     app = build_application(settings, emu.request, rate_limit=False)
     async with running(app):
-        store: Store = app.bot_data["store"]
+        store: Store = app.bot_data.store
         question = await store.questions.default()
         assert question is not None
         fill_s = await fill(store, question.id, count)

@@ -64,7 +64,7 @@ async def serve(settings: Settings, *, webhook: bool = False) -> int:
         await app.initialize()
     except BaseException:
         # e.g. a rejected token: PTB leaves our HTTP sessions open when getMe fails
-        for request in app.bot_data.get("transports", ()):
+        for request in app.bot_data.transports:
             await request.shutdown()
         raise
     started = False
@@ -127,7 +127,7 @@ async def start_receiving(
 async def queue_backlog(app: AnyApplication) -> int:
     """Put the inbox's unhandled updates in the update queue, oldest first (waiting while the
     queue is full); returns how many were queued."""
-    store: Store = app.bot_data["store"]
+    store: Store = app.bot_data.store
     rows = await store.inbox.unhandled()
     if rows:
         logger.info("Handling %s updates left from the last run", len(rows))

@@ -79,7 +79,7 @@ class WebServer:
     @property
     def store(self) -> Store | None:
         """The open store (None before post_init)."""
-        store: Store | None = self.app.bot_data.get("store")
+        store: Store | None = self.app.bot_data.open_store
         return store
 
     async def webhook(self, request: web.Request) -> web.Response:

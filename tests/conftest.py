@@ -101,7 +101,7 @@ class Harness:
     @property
     def store(self) -> Store:
         """The running application's store."""
-        store: Store = self.app.bot_data["store"]
+        store: Store = self.app.bot_data.store
         return store
 
     async def process(self, update: dict[str, Any]) -> Step:

@@ -133,18 +133,18 @@ async def test_post_explains_what_to_fix(
     harness: Harness, admin: dict[str, Any], channel: dict[str, Any], group: dict[str, Any]
 ) -> None:
     emu = harness.emu
-    base: Settings = harness.app.bot_data["settings"]
+    base: Settings = harness.app.bot_data.settings
 
-    harness.app.bot_data["settings"] = base.model_copy(update={"channel_id": None})
+    harness.app.bot_data.settings = base.model_copy(update={"channel_id": None})
     assert "Set CHANNEL_ID" in (await harness.send(admin, "/post")).text
 
-    harness.app.bot_data["settings"] = base.model_copy(update={"channel_id": "@no_such_channel"})
+    harness.app.bot_data.settings = base.model_copy(update={"channel_id": "@no_such_channel"})
     assert "can't find the channel @no_such_channel" in (await harness.send(admin, "/post")).text
 
-    harness.app.bot_data["settings"] = base.model_copy(update={"channel_id": str(group["id"])})
+    harness.app.bot_data.settings = base.model_copy(update={"channel_id": str(group["id"])})
     assert "not a channel" in (await harness.send(admin, "/post")).text
 
-    harness.app.bot_data["settings"] = base
+    harness.app.bot_data.settings = base
     emu.set_chat_admin(CHANNEL_ID, emu.bot_id, can_post=False)
     text = (await harness.send(admin, "/post")).text
     assert "make me an administrator" in text and "Post messages" in text

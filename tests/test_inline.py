@@ -75,8 +75,8 @@ async def test_community_forecast_card_shows_count_and_median(
 async def test_median_stays_hidden_below_the_reveal_threshold(
     harness: Harness, anna: dict[str, Any], bob: dict[str, Any]
 ) -> None:
-    settings = harness.app.bot_data["settings"]
-    harness.app.bot_data["settings"] = settings.model_copy(update={"results_reveal_min": 10})
+    settings = harness.app.bot_data.settings
+    harness.app.bot_data.settings = settings.model_copy(update={"results_reveal_min": 10})
     await harness.send(anna, "/forecast 60")
     text = message_text(by_id(await ask(harness, bob, ""), "results"))
     assert "1 forecaster · the median appears once 10 readers have forecast" in text

@@ -133,7 +133,7 @@ async def test_hide_by_reply_in_the_comment_thread(
     channel: dict[str, Any],  # noqa: F811
     discussion: dict[str, Any],  # noqa: F811
 ) -> None:
-    harness.app.bot_data["settings"] = harness.settings.model_copy(
+    harness.app.bot_data.settings = harness.settings.model_copy(
         update={"channel_id": "@beijing_ai_news", "tally_interval_seconds": 0.2}
     )
     carl = emu.user(103, "Carl", language_code="en")
@@ -247,7 +247,7 @@ async def test_thread_offers_are_limited_too(
     channel: dict[str, Any],  # noqa: F811
     discussion: dict[str, Any],  # noqa: F811
 ) -> None:
-    harness.app.bot_data["settings"] = harness.settings.model_copy(
+    harness.app.bot_data.settings = harness.settings.model_copy(
         update={"channel_id": "@beijing_ai_news", "tally_interval_seconds": 0.2}
     )
     carl = emu.user(103, "Carl", language_code="en")

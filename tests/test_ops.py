@@ -102,9 +102,9 @@ async def test_salt_generated_once_and_kept(settings: Settings, emu: Emulator) -
     harness = Harness(unset, emu)
     await harness.start()
     try:
-        first = harness.app.bot_data["settings"].export_salt.get_secret_value()
+        first = harness.app.bot_data.settings.export_salt.get_secret_value()
         await harness.restart()
-        again = harness.app.bot_data["settings"].export_salt.get_secret_value()
+        again = harness.app.bot_data.settings.export_salt.get_secret_value()
     finally:
         await harness.stop()
     assert len(first) >= 40 and first == again
@@ -113,7 +113,7 @@ async def test_salt_generated_once_and_kept(settings: Settings, emu: Emulator) -
 
 
 async def test_a_set_salt_is_used_as_is(harness: Harness) -> None:
-    assert harness.app.bot_data["settings"].export_salt.get_secret_value() == "test-salt"
+    assert harness.app.bot_data.settings.export_salt.get_secret_value() == "test-salt"
 
 
 # --- error reports ----------------------------------------------------------------------------

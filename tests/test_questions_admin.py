@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from bot.handlers.resolution import NOTIFY_TASKS
 from bot.services.dataset import QuestionEntry
 from bot.services.export_format import pseudonym
 from bot.store.forecasts import Question
@@ -147,7 +146,7 @@ async def make_scored_question(harness: Harness) -> Question:
 
 async def finish_notifications(harness: Harness) -> None:
     """Wait for the background score notifications."""
-    await asyncio.gather(*list(harness.app.bot_data.get(NOTIFY_TASKS, ())))
+    await asyncio.gather(*list(harness.app.bot_data.notify_tasks))
 
 
 async def test_resolve_scores_notifies_and_leaderboard(

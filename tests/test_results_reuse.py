@@ -22,14 +22,14 @@ async def test_chart_reused_until_enough_changes_then_redrawn_once(
     harness = Harness(settings, emu)
     await harness.start()
     quick = Freshness(max_age=600, min_changes=3, min_interval=0)  # redraw at once at 3 changes
-    harness.app.bot_data["results_cache"] = ResultsCache(quick)
-    harness.app.bot_data["chart_cache"] = ChartCache(quick)
+    harness.app.bot_data.results_cache = ResultsCache(quick)
+    harness.app.bot_data.chart_cache = ChartCache(quick)
     try:
         await harness.send(anna, "/forecast 20")
         await harness.send(bob, "/forecast 60")
         first = await harness.send(bob, "/results")
         assert "2 forecasters" in first.texts[0] and first.calls[-1].files
-        charts: ChartCache = harness.app.bot_data["chart_cache"]
+        charts: ChartCache = harness.app.bot_data.chart_cache
         assert charts.drawn == 1
 
         carol = emu.user(103, "Carol", language_code="en")

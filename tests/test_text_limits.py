@@ -117,8 +117,8 @@ async def test_results_stay_within_the_limit_whatever_readers_write(
 async def test_a_long_history_shows_the_newest_changes_that_fit(
     harness: Harness, bob: dict[str, Any], changes: int
 ) -> None:
-    settings = harness.app.bot_data["settings"]  # this reader edits faster than the limit
-    harness.app.bot_data["settings"] = settings.model_copy(update={"revisions_per_minute": 0})
+    settings = harness.app.bot_data.settings  # this reader edits faster than the limit
+    harness.app.bot_data.settings = settings.model_copy(update={"revisions_per_minute": 0})
     await harness.send(bob, "/forecast 30")
     question = await harness.store.questions.default()
     assert question is not None

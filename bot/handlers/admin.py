@@ -17,7 +17,6 @@ from typing import Any
 from babel.numbers import format_decimal
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
-from bot.handlers.callbacks import BadCallbackData, pack, unpack
 from bot.handlers.common import (
     GROUP_ANONYMOUS_BOT,
     BotContext,
@@ -29,6 +28,7 @@ from bot.services.notify import question_changed
 from bot.store.db import from_iso
 from bot.store.forecasts import Question
 from bot.texts import day, moment, number, t
+from bot.texts.callbacks import BadCallbackData, pack, unpack
 from bot.texts.forecast import outcome_text, takes_forecasts
 
 logger = logging.getLogger(__name__)

@@ -79,7 +79,7 @@ async def report_error(update: object, context: BotContext) -> None:
     chat_id = context.settings.admin_alert_chat_id
     if chat_id is None or context.error is None:
         return
-    state: AlertState = context.bot_data.setdefault("error_alerts", AlertState())
+    state = alert_state(context)
     now = time.monotonic()
     if state.last_sent is not None and now - state.last_sent < ALERT_INTERVAL_SECONDS:
         state.pending += 1
@@ -99,9 +99,17 @@ async def report_error(update: object, context: BotContext) -> None:
     await _send(context, chat_id, text)
 
 
+def alert_state(context: BotContext) -> AlertState:
+    """The application's AlertState."""
+    data = context.bot_data
+    if data.error_alerts is None:
+        data.error_alerts = AlertState()
+    return data.error_alerts
+
+
 async def flush_job(context: BotContext) -> None:
     """End of an interval: one report with the number of errors not reported yet."""
-    state: AlertState = context.bot_data.setdefault("error_alerts", AlertState())
+    state = alert_state(context)
     chat_id = context.settings.admin_alert_chat_id
     if not state.pending or chat_id is None:
         return

@@ -46,8 +46,10 @@ class TallyState:
 
 def tally_state(context: BotContext) -> TallyState:
     """The application's TallyState."""
-    state: TallyState = context.bot_data.setdefault("channel_tally", TallyState())
-    return state
+    data = context.bot_data
+    if data.channel_tally is None:
+        data.channel_tally = TallyState()
+    return data.channel_tally
 
 
 def channel_target(channel_id: str) -> int | str:

@@ -3,10 +3,12 @@ in the same thread, and command registration that ignores edited messages."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from telegram import Message, ReplyParameters, Update, User
 from telegram.constants import ChatType
@@ -15,9 +17,17 @@ from telegram.ext import CallbackContext, CommandHandler, ExtBot, filters
 
 from bot import telegram_policy as policy
 from bot.config import Settings
+from bot.services.notify import Listener
+from bot.services.results import ChartCache, ResultsCache
 from bot.store import Store
 from bot.store.users import SERVICE_ACCOUNTS
 from bot.texts import pick_language
+
+if TYPE_CHECKING:
+    from telegram.request import BaseRequest
+
+    from bot.handlers.alerts import AlertState
+    from bot.handlers.channel import TallyState
 
 logger = logging.getLogger(__name__)
 
@@ -27,20 +37,76 @@ GROUP_ANONYMOUS_BOT = 1087968824
 CHANNEL_BOT = 136817688
 
 
-class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+@dataclass(eq=False)
+class BotData:
+    """The application's state (`context.bot_data`, `app.bot_data`), one named field each.
+
+    bot.app.build_app sets the settings and wires the routes and listeners; post_init opens
+    the store (and replaces the settings with the stored secrets filled in). The caches and
+    pacing states are created by their handlers on first use. Nothing here is persisted.
+    """
+
+    _settings: Settings | None = None
+    _store: Store | None = None
+    # wiring (bot.app): the comment-thread handler for group texts that answer no prompt,
+    # the listeners of bot.services.notify.question_changed, the greeting's buttons
+    # ("go:<target>") and the /start deep-link payloads ("<action>[_<arg>]")
+    thread_reply: Callback | None = None
+    forecast_listeners: list[Listener] = field(default_factory=list)
+    go_routes: dict[str, Callback] = field(default_factory=dict)
+    deep_links: dict[str, DeepLink] = field(default_factory=dict)
+    # HTTP transports the application owns (closed by bot.runner on the way out)
+    transports: tuple[BaseRequest, ...] = ()
+    # caches and in-memory states, created on first use by their handlers
+    results_cache: ResultsCache | None = None
+    chart_cache: ChartCache | None = None
+    dataset_cards: dict[tuple[str, str], tuple[tuple[int, int], str]] = field(
+        default_factory=dict
+    )  # (card, language) -> (data revision, text)
+    channel_tally: TallyState | None = None
+    error_alerts: AlertState | None = None
+    notify_tasks: set[asyncio.Task[Any]] = field(default_factory=set)  # score notifications
+
+    @property
+    def settings(self) -> Settings:
+        """The settings; RuntimeError before build_app has set them."""
+        if self._settings is None:
+            raise RuntimeError("settings are not set (build the application with build_app)")
+        return self._settings
+
+    @settings.setter
+    def settings(self, value: Settings) -> None:
+        self._settings = value
+
+    @property
+    def store(self) -> Store:
+        """The open SQLite store; RuntimeError before post_init has opened it."""
+        if self._store is None:
+            raise RuntimeError("the store is not open yet (it opens in post_init)")
+        return self._store
+
+    @store.setter
+    def store(self, value: Store | None) -> None:
+        self._store = value
+
+    @property
+    def open_store(self) -> Store | None:
+        """The store when it is open, else None (for shutdown and health checks)."""
+        return self._store
+
+
+class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):
     """CallbackContext with typed access to the store, the settings and the reader's language."""
 
     @property
     def store(self) -> Store:
         """The open SQLite store (opened in post_init)."""
-        store: Store = self.bot_data["store"]
-        return store
+        return self.bot_data.store
 
     @property
     def settings(self) -> Settings:
         """The settings the application was built with."""
-        settings: Settings = self.bot_data["settings"]
-        return settings
+        return self.bot_data.settings
 
     @property
     def lang(self) -> str:
@@ -51,6 +117,7 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
 
 
 Callback = Callable[[Update, BotContext], Coroutine[Any, Any, Any]]
+DeepLink = Callable[[Update, BotContext, str | None], Awaitable[None]]  # (update, context, arg)
 
 
 def command(names: str | list[str], callback: Callback, **kwargs: Any) -> CommandHandler[Any, Any]:

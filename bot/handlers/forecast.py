@@ -15,7 +15,6 @@ from html import escape
 from telegram import ForceReply, Message, Update
 from telegram.constants import ChatType
 
-from bot.handlers.callbacks import BadCallbackData, unpack, unpack_int
 from bot.handlers.common import BotContext, confirming, edit, in_private, is_reader, reply
 from bot.handlers.moderation import refuse_flood
 from bot.handlers.start import send_greeting
@@ -30,6 +29,7 @@ from bot.services.probability import (
 from bot.store.forecasts import Question
 from bot.texts import forecast as view
 from bot.texts import percent, pick_language, t, tn
+from bot.texts.callbacks import BadCallbackData, unpack, unpack_int
 
 logger = logging.getLogger(__name__)
 
@@ -379,7 +379,7 @@ async def text_input(update: Update, context: BotContext) -> None:
 
     In groups only replies to the bot reach us; a reply to another reader's prompt is
     ignored. Replies that are not prompt answers go to the comment-thread handler, when one
-    is registered (bot_data["thread_reply"]).
+    is registered (bot_data.thread_reply).
     """
     message = update.effective_message
     user = update.effective_user
@@ -393,7 +393,7 @@ async def text_input(update: Update, context: BotContext) -> None:
     if pending and (private or replied_to == pending.prompt_message_id):
         await answer_prompt(update, context, pending.kind, pending.question_id)
         return
-    thread_reply = context.bot_data.get("thread_reply")
+    thread_reply = context.bot_data.thread_reply
     if not private:
         if thread_reply is not None:
             await thread_reply(update, context)

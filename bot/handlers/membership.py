@@ -69,6 +69,6 @@ async def migrate_chat(app: Application[Any, Any, Any, Any, Any, Any], old: int,
 
     Idempotent: the migration update and a send answered with ChatMigrated both call it.
     """
-    await app.bot_data["store"].channel.migrate_chat(old, new)
+    await app.bot_data.store.channel.migrate_chat(old, new)
     if old in app.chat_data and new not in app.chat_data:
         app.migrate_chat_data(old_chat_id=old, new_chat_id=new)

@@ -19,7 +19,6 @@ from bot.handlers.admin import (
     admin_only,
     reply_to_query,
 )
-from bot.handlers.callbacks import BadCallbackData, pack, unpack
 from bot.handlers.common import (
     BotContext,
     in_private,
@@ -29,6 +28,7 @@ from bot.handlers.common import (
 from bot.services.dataset import QuestionEntry
 from bot.store.db import from_iso, to_iso
 from bot.texts import day, t
+from bot.texts.callbacks import BadCallbackData, pack, unpack
 
 logger = logging.getLogger(__name__)
 

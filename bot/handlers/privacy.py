@@ -10,10 +10,10 @@ import logging
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
-from bot.handlers.callbacks import BadCallbackData, pack, unpack
 from bot.handlers.common import BotContext, in_private, is_reader, reply
 from bot.services.notify import questions_changed
 from bot.texts import t, tn
+from bot.texts.callbacks import BadCallbackData, pack, unpack
 
 logger = logging.getLogger(__name__)
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.handlers import admin
-from bot.handlers.callbacks import pack
 from bot.handlers.common import BotContext, is_reader, reply
 from bot.store.forecasts import Question
 from bot.texts import forecast as view
 from bot.texts import percent, t
+from bot.texts.callbacks import pack
 
 
 async def questions_command(update: Update, context: BotContext) -> None:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from html import escape
-from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import Forbidden, TelegramError
@@ -22,7 +20,6 @@ from bot.handlers.admin import (
     status_text,
     unknown_question,
 )
-from bot.handlers.callbacks import pack
 from bot.handlers.common import (
     BotContext,
     reply,
@@ -34,13 +31,13 @@ from bot.store.admin import Score, ScoredReader
 from bot.store.db import from_iso, to_iso
 from bot.store.forecasts import Question
 from bot.texts import moment, number, percent, pick_language, t, tn
+from bot.texts.callbacks import pack
 from bot.texts.forecast import reader_label, takes_forecasts
 
 logger = logging.getLogger(__name__)
 
 LEADERBOARD_SIZE = 10
 OUTCOMES = {"yes": "yes", "no": "no", "annulled": "annulled", "annul": "annulled"}
-NOTIFY_TASKS = "admin.notify_tasks"  # bot_data key: running score notifications
 LINK = re.compile(r"^https?://[^\s/]+\.\S+$", re.IGNORECASE)
 
 
@@ -207,7 +204,7 @@ async def resolve_button(update: Update, context: BotContext) -> None:
     task = context.application.create_task(
         notify_scores(context, resolved, admin_chat, lang), update=update
     )
-    tasks: set[asyncio.Task[Any]] = context.bot_data.setdefault(NOTIFY_TASKS, set())
+    tasks = context.bot_data.notify_tasks
     tasks.add(task)
     task.add_done_callback(tasks.discard)
 

@@ -83,20 +83,18 @@ def freshness(context: BotContext) -> Freshness:
 
 def results_cache(context: BotContext) -> ResultsCache:
     """The application's results cache."""
-    cache = context.bot_data.get("results_cache")
-    if cache is None:
-        cache = context.bot_data["results_cache"] = ResultsCache(freshness(context))
-    assert isinstance(cache, ResultsCache)
-    return cache
+    data = context.bot_data
+    if data.results_cache is None:
+        data.results_cache = ResultsCache(freshness(context))
+    return data.results_cache
 
 
 def chart_cache(context: BotContext) -> ChartCache:
     """The application's chart cache."""
-    cache = context.bot_data.get("chart_cache")
-    if cache is None:
-        cache = context.bot_data["chart_cache"] = ChartCache(freshness(context))
-    assert isinstance(cache, ChartCache)
-    return cache
+    data = context.bot_data
+    if data.chart_cache is None:
+        data.chart_cache = ChartCache(freshness(context))
+    return data.chart_cache
 
 
 async def send_results(update: Update, context: BotContext, question: Question) -> None:

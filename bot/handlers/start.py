@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
 from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
-from bot.handlers.callbacks import BadCallbackData, pack, unpack
 from bot.handlers.common import BotContext, edit, is_reader, reply
 from bot.texts import LANGUAGES, t
+from bot.texts.callbacks import BadCallbackData, pack, unpack
 
 # /start payloads are at most 64 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)
 PAYLOAD = re.compile(r"^(?P<action>[a-z]+)(?:_(?P<arg>[A-Za-z0-9-]{1,56}))?$")
-
-DeepLink = Callable[[Update, BotContext, str | None], Awaitable[None]]
 
 
 async def start_command(update: Update, context: BotContext) -> None:
@@ -24,7 +21,7 @@ async def start_command(update: Update, context: BotContext) -> None:
     assert message
     payload = context.args[0] if context.args else ""
     match = PAYLOAD.match(payload)
-    routes: dict[str, DeepLink] = context.bot_data.get("deep_links", {})
+    routes = context.bot_data.deep_links
     if match and match["action"] in routes:
         await routes[match["action"]](update, context, match["arg"])
         return
@@ -119,9 +116,7 @@ async def go_button(update: Update, context: BotContext) -> None:
     """The greeting's buttons: open /stats or the forecast flow."""
     query = update.callback_query
     assert query
-    routes: dict[str, Callable[[Update, BotContext], Awaitable[None]]] = context.bot_data.get(
-        "go_routes", {}
-    )
+    routes = context.bot_data.go_routes
     try:
         (target,) = unpack(query.data, "go", 1)
         if target not in routes:

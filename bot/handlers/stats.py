@@ -7,9 +7,9 @@ from html import escape
 
 from telegram import Message, Update
 
-from bot.handlers.callbacks import BadCallbackData, unpack
 from bot.handlers.common import BotContext, edit, reply
 from bot.texts import t
+from bot.texts.callbacks import BadCallbackData, unpack
 from bot.texts.stats import (
     TOPICS,
     back_keyboard,
@@ -26,9 +26,7 @@ async def dataset_card(context: BotContext, name: str, build: Callable[[], Await
     """A card that depends only on the reference data, composed once per language and
     data revision (a /setstat or an import makes a new one)."""
     revision = await context.store.stats.revision()
-    cards: dict[tuple[str, str], tuple[tuple[int, int], str]] = context.bot_data.setdefault(
-        "dataset_cards", {}
-    )
+    cards = context.bot_data.dataset_cards
     key = (name, context.lang)
     cached = cards.get(key)
     if cached is not None and cached[0] == revision:

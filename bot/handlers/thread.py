@@ -11,7 +11,6 @@ from telegram import Message, ReplyParameters, Update
 from telegram.error import Forbidden, TelegramError
 
 from bot.handlers import forecast
-from bot.handlers.callbacks import BadCallbackData, unpack, unpack_int
 from bot.handlers.channel import current_tally, tally_text
 from bot.handlers.common import BotContext, is_reader, reply
 from bot.handlers.moderation import flooding_thread, refuse_flood
@@ -19,6 +18,7 @@ from bot.services.probability import ProbabilityError, parse_forecast
 from bot.store.db import expired
 from bot.texts import channel as view
 from bot.texts import percent, t
+from bot.texts.callbacks import BadCallbackData, unpack, unpack_int
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ async def on_auto_forward(update: Update, context: BotContext) -> None:
 
 
 async def thread_reply(update: Update, context: BotContext) -> None:
-    """A group text that is not a prompt answer (bot_data["thread_reply"]).
+    """A group text that is not a prompt answer (bot_data.thread_reply).
 
     Only a reader's reply to the bot inside a comment thread the bot prompted in is
     answered: an explicit probability gets a "record N %" button for that reader, words

@@ -2,7 +2,7 @@
 
 Every such write — a forecast, a withdrawal, a reader's deletion, close, reopen, resolve,
 annul, a criteria edit — calls `question_changed` afterwards. Listeners registered in
-`bot_data["forecast_listeners"]` (the channel post's tally and text) follow; the results
+`bot_data.forecast_listeners` (the channel post's tally and text) follow; the results
 cache and charts follow the question's `version`, which those writes increase.
 """
 
@@ -17,7 +17,7 @@ Listener = Callable[[Any, int], Awaitable[None]]
 async def question_changed(context: Any, question_id: int) -> None:
     """Tell every listener that question `question_id` changed (listeners get the callback
     context and the id)."""
-    listeners: Iterable[Listener] = context.bot_data.get("forecast_listeners", ())
+    listeners: Iterable[Listener] = context.bot_data.forecast_listeners
     for listener in listeners:
         await listener(context, question_id)
 

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 
 import aiosqlite
 
-from bot.services.dataset import QuestionEntry
+from bot.domain import QuestionEntry
 from bot.store.db import (
     columns,
     expired,

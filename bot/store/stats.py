@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 import aiosqlite
 
-from bot.services.dataset import Dataset, StatEntry, normalize_alias
+from bot.domain import Dataset, StatEntry, normalize_alias
 from bot.store.db import columns, fetch_all, fetch_one, transaction, utcnow
 
 

@@ -14,12 +14,12 @@ from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.handlers.callbacks import pack
 from bot.services.results import ResultsSnapshot
 from bot.store.forecasts import Question
 from bot.store.stats import Source, Stat
 from bot.texts import forecast as fview
 from bot.texts import percent, t, tn
+from bot.texts.callbacks import pack
 from bot.texts.stats import amount, provenance
 
 # a /start argument: at most 56 of A-Z a-z 0-9 and "-" (see bot/handlers/start.py PAYLOAD)

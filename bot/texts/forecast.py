@@ -7,13 +7,13 @@ from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.handlers.callbacks import pack
 from bot.services.chart import ChartLabels
 from bot.services.hygiene import CAPTION_LIMIT, TEXT_LIMIT, display_name, shorten, tg_length
 from bot.services.results import ResultsSnapshot
 from bot.store.db import from_iso
 from bot.store.forecasts import Forecast, HistoryEntry, Question
 from bot.texts import day, moment, number, percent, t, tn
+from bot.texts.callbacks import pack
 
 # One-tap probabilities (percent) and their catalog labels.
 PRESETS = ((5, "almost_no"), (25, "unlikely"), (50, "tossup"), (75, "likely"), (95, "almost_yes"))

@@ -10,9 +10,9 @@ from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.handlers.callbacks import pack
 from bot.store.stats import Fact, Model, Source, Stat
 from bot.texts import month, number, percent, t, tn
+from bot.texts.callbacks import pack
 
 CITED_PREFIX = "setstat-"  # key of a source an admin cited with /setstat
 TOPICS = ("models", "companies", "industry", "targets", "ecosystem")
