@@ -3,7 +3,6 @@ changes and group migration — through the emulator."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -14,7 +13,9 @@ from tests.conftest import Harness, buttons, plain
 
 CHANNEL_ID = -1001111
 DISCUSSION_ID = -1002222
-INTERVAL = 0.2  # seconds between tally edits in these tests
+# seconds between tally edits: an hour, so that no scheduled edit runs by itself; the tests
+# run the scheduled edits with run_tally
+INTERVAL = 3600.0
 SLUG = "talent-hub-2030"
 
 
@@ -68,17 +69,22 @@ def edits_of(emu: Emulator, message_id: int) -> list[Any]:
     ]
 
 
-async def wait_for_edits(emu: Emulator, message_id: int, count: int, limit: float = 5.0) -> None:
-    """Wait (bounded) until `count` successful edits of the post happened, then one more
-    interval so that any extra edit would show up too."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit
-    while loop.time() < deadline:
-        done = [c for c in edits_of(emu, message_id) if not c.error]
-        if len(done) >= count:
-            break
-        await asyncio.sleep(0.02)
-    await asyncio.sleep(INTERVAL * 2)
+async def run_tally(harness: Harness, message_id: int | None = None, count: int = 0) -> None:
+    """Run the scheduled tally edits now, as if the interval had passed (the edits already
+    made count as an interval ago). With `message_id`: assert that the post has had exactly
+    `count` successful edits since it was posted."""
+    app = harness.app
+    state = app.bot_data.channel_tally
+    if state is not None:
+        for key in state.last_edit:
+            state.last_edit[key] -= INTERVAL
+    for job in app.job_queue.jobs():
+        if job.name and job.name.startswith("tally:") and job.name != "tally:all":
+            job.schedule_removal()
+            await job.run(app)
+    if message_id is not None:
+        done = [c for c in edits_of(harness.emu, message_id) if not c.error]
+        assert len(done) == count
 
 
 def auto_forward(emu: Emulator, channel: dict[str, Any], discussion: dict[str, Any]) -> Any:
@@ -175,7 +181,7 @@ async def test_three_readers_tap_and_the_tally_is_edited_once(
         assert step.alert and ("Recorded" in step.alert or "Записал" in step.alert)
         assert step.messages == []  # the channel stays quiet
     assert edits_of(emu, card["message_id"]) == []  # coalesced: not yet
-    await wait_for_edits(emu, card["message_id"], 1)
+    await run_tally(harness, card["message_id"], 1)
     assert len(edits_of(emu, card["message_id"])) == 1
     text = plain(emu.last_sent(CHANNEL_ID)["text"])
     assert "3 участника" in text and "медиана сообщества 75 %" in text
@@ -183,12 +189,12 @@ async def test_three_readers_tap_and_the_tally_is_edited_once(
 
     # the same tap again changes neither count nor median: no edit
     await harness.tap(anna, card, f"fc:{question_id}:50")
-    await asyncio.sleep(INTERVAL * 3)
+    await run_tally(harness)
     assert len(edits_of(emu, card["message_id"])) == 1
 
     # a change of the median: one more edit
     await harness.tap(anna, card, f"fc:{question_id}:95")
-    await wait_for_edits(emu, card["message_id"], 2)
+    await run_tally(harness, card["message_id"], 2)
     assert len(edits_of(emu, card["message_id"])) == 2
     assert "медиана сообщества 95 %" in plain(emu.last_sent(CHANNEL_ID)["text"])
 
@@ -226,7 +232,7 @@ async def test_tally_waits_out_flood_control(
     card = await post(harness, admin)
     emu.fail_next("editMessageText", 429, "Too Many Requests: retry after 1", retry_after=1)
     await harness.tap(bob, card, f"fc:{await qid(harness)}:25")
-    await wait_for_edits(emu, card["message_id"], 1, limit=5)
+    await run_tally(harness, card["message_id"], 1)
     calls = edits_of(emu, card["message_id"])
     assert [c.error_code for c in calls] == [429, None]
     assert "1 участник" in plain(emu.last_sent(CHANNEL_ID)["text"])
@@ -244,10 +250,10 @@ async def test_bot_removed_from_channel_stops_the_tally(
     question_id = await qid(harness)
     emu.remove_bot_from(CHANNEL_ID, kicked=True)
     await harness.tap(anna, card, f"fc:{question_id}:25")  # still recorded for Anna
-    await asyncio.sleep(INTERVAL * 3)
+    await run_tally(harness)
     assert [c.error_code for c in edits_of(emu, card["message_id"])] == [403]
     await harness.tap(bob, card, f"fc:{question_id}:75")
-    await asyncio.sleep(INTERVAL * 3)
+    await run_tally(harness)
     assert len(edits_of(emu, card["message_id"])) == 1  # no retries into a lost channel
     assert (await harness.store.forecasts.current(question_id, bob["id"])) is not None
 
@@ -264,7 +270,7 @@ async def test_my_chat_member_left_channel_and_blocked_reader_are_recorded(
     assert step.messages == [] and step.errors == []
     assert await harness.store.channel.chat_status(CHANNEL_ID) == "left"
     await harness.tap(bob, card, f"fc:{await qid(harness)}:75")
-    await asyncio.sleep(INTERVAL * 3)
+    await run_tally(harness)
     assert edits_of(emu, card["message_id"]) == []
 
     await harness.send(bob, "/start")

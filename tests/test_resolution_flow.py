@@ -11,14 +11,13 @@ from bot.services.dataset import load_dataset
 from tests.conftest import Harness, buttons, plain
 from tests.test_channel import (  # noqa: F401  (fixtures)
     CHANNEL_ID,
-    INTERVAL,
     carol,
     channel,
     discussion,
     post,
     prompt_in_thread,
+    run_tally,
     settings,
-    wait_for_edits,
 )
 
 SLUG = "talent-hub-2030"
@@ -83,7 +82,7 @@ async def test_resolve_with_link_and_note_shows_everywhere_and_the_post_follows(
     assert question is not None
     await harness.tap(anna, card, f"fc:{question.id}:75")
     await harness.send(bob, "/forecast 20")
-    await wait_for_edits(emu, card["message_id"], 1)
+    await run_tally(harness, card["message_id"], 1)
 
     step = await harness.send(admin, f"/resolve {SLUG} yes {LINK} Beijing 3rd on talent")
     assert "⚠️" in step.text and "closes it early" in step.text  # before closes_at
@@ -104,7 +103,7 @@ async def test_resolve_with_link_and_note_shows_everywhere_and_the_post_follows(
     board = plain((await harness.send(admin, f"/leaderboard {SLUG}")).text)
     assert LINK in board and "Beijing 3rd on talent" in board
 
-    await wait_for_edits(emu, card["message_id"], 2)
+    await run_tally(harness, card["message_id"], 2)
     shown = emu.last_sent(CHANNEL_ID)
     assert "ДА" in plain(shown["text"]) and LINK in plain(shown["text"])
     assert [data for _, data in buttons(shown)] == [f"rs:{question.id}"]  # no voting
@@ -138,15 +137,15 @@ async def test_deleteme_and_withdrawal_update_the_channel_tally(
     assert question is not None
     await harness.tap(anna, card, f"fc:{question.id}:50")
     await harness.tap(bob, card, f"fc:{question.id}:75")
-    await wait_for_edits(emu, card["message_id"], 1)
+    await run_tally(harness, card["message_id"], 1)
     assert "2 участника" in plain(emu.last_sent(CHANNEL_ID)["text"])
     step = await harness.send(bob, "/deleteme")
     await harness.press(bob, step.last, "🗑 Delete everything")
-    await wait_for_edits(emu, card["message_id"], 2)
+    await run_tally(harness, card["message_id"], 2)
     assert "1 участник" in plain(emu.last_sent(CHANNEL_ID)["text"])
     step = await harness.send(anna, "/withdraw")
     await harness.tap(anna, step.last, f"fw:{question.id}:1")
-    await wait_for_edits(emu, card["message_id"], 3)
+    await run_tally(harness, card["message_id"], 3)
     assert "Прогнозов пока нет" in plain(emu.last_sent(CHANNEL_ID)["text"])
 
 
@@ -163,5 +162,5 @@ async def test_comment_thread_prompt_loses_its_voting_buttons_after_resolve(
     step = await harness.send(admin, f"/resolve {SLUG} annulled")
     await harness.press(admin, step.last, "✅ Confirm")
     post_id = harness.emu.last_sent(CHANNEL_ID)["message_id"]
-    await wait_for_edits(harness.emu, post_id, 1)
+    await run_tally(harness, post_id, 1)
     assert [data for _, data in buttons(harness.emu.current(prompt))] == [f"rs:{question.id}"]

@@ -25,6 +25,7 @@ class StubBotApi(BaseHTTPRequestHandler):
 
     calls: ClassVar[list[tuple[str, dict[str, Any]]]] = []
     delivered = False
+    answered: ClassVar[threading.Event] = threading.Event()  # set by the first sendMessage
 
     def do_POST(self) -> None:
         method = self.path.rsplit("/", 1)[-1]
@@ -45,9 +46,10 @@ class StubBotApi(BaseHTTPRequestHandler):
                     "chat": {"id": 7, "type": "private", "first_name": "Ivan"}, "from": READER,
                     "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
                 }}]  # fmt: skip
-            time.sleep(0.2)
+            time.sleep(0.2)  # long polling: an empty answer after a short hold
             return []
         if method == "sendMessage":
+            StubBotApi.answered.set()
             return {"message_id": 2, "date": int(time.time()), "text": params["text"],
                     "chat": {"id": 7, "type": "private"}, "from": BOT}  # fmt: skip
         return True
@@ -79,11 +81,7 @@ def test_run_polls_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
         [sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env, stdout=log, stderr=log
     )
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not any(
-            m == "sendMessage" for m, _ in StubBotApi.calls
-        ):
-            time.sleep(0.1)
+        StubBotApi.answered.wait(timeout=30)  # the answer to /stats (asserted below)
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
     finally:
