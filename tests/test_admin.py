@@ -1,4 +1,4 @@
-"""Issue 4, admin upkeep: the /admin dashboard, /setstat with its history (/stathistory) and
+"""Admin upkeep: the /admin dashboard, /setstat with its history (/stathistory) and
 the polite replies to bad keys, bad numbers and non-admins."""
 
 from __future__ import annotations

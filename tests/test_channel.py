@@ -1,4 +1,4 @@
-"""Issue 5: the channel post with live tallies, the comment thread, deep links, membership
+"""The channel post with live tallies, the comment thread, deep links, membership
 changes and group migration — through the emulator."""
 
 from __future__ import annotations

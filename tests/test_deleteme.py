@@ -1,4 +1,4 @@
-"""Issue 4, privacy: /deleteme removes a reader's forecasts, history, scores, pending steps
+"""Privacy: /deleteme removes a reader's forecasts, history, scores, pending steps
 and preferences after a confirmation button; exports no longer contain them."""
 
 from __future__ import annotations

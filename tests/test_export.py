@@ -1,4 +1,4 @@
-"""Issue 4, export: /export for admins in private (CSV with BOM, JSON, history), the refusals,
+"""Export: /export for admins in private (CSV with BOM, JSON, history), the refusals,
 the group button, empty and large exports, and `python -m bot export` giving the same bytes."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 3: readers' forecasts — one tap, typed values, prompts, history, withdrawal, groups,
+"""Readers' forecasts — one tap, typed values, prompts, history, withdrawal, groups,
 restarts, deep links and the community forecast."""
 
 from __future__ import annotations

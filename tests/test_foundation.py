@@ -1,4 +1,4 @@
-"""Issue 2 foundations: settings, migrations, seeding, catalogs, logging without the token."""
+"""Foundations: settings, migrations, seeding, catalogs, logging without the token."""
 
 from __future__ import annotations
 

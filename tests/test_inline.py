@@ -1,4 +1,4 @@
-"""Issue 5: inline mode — the statistics, community-forecast and question cards, filtered by
+"""Inline mode — the statistics, community-forecast and question cards, filtered by
 the query text, in the reader's language, cached briefly."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 4, questions: /newquestion (guided, kept in SQLite), /questions with close, reopen and
+"""Questions: /newquestion (guided, kept in SQLite), /questions with close, reopen and
 default, /resolve with hand-checked Brier scores, notifications and /leaderboard."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 2: /start, /help, /stats and its drill-downs, /models, /sources, /language."""
+"""/start, /help, /stats and its drill-downs, /models, /sources, /language."""
 
 from __future__ import annotations
 

@@ -3,8 +3,9 @@
 
 The store streams rows in batches (async); the format writers are synchronous and take an
 iterable. `write_export` runs the writer in a worker thread and feeds it batch by batch from
-the event loop, so neither the rows nor the output ever sit in memory whole and the bot keeps
-answering while a large export is written.
+the event loop, so neither the rows nor the output ever sit in memory whole and the writing
+itself does not block the event loop. The rows are read through the store's one connection,
+so other updates' queries queue behind the export's batches.
 """
 
 from __future__ import annotations

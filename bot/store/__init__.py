@@ -26,7 +26,8 @@ __all__ = ["DatabaseOpenError", "SchemaTooNewError", "Store"]
 
 class Store:
     """One connection and its repositories (stats, users, questions, forecasts, admin,
-    channel); the inbox (bot/store/inbox.py) has a file and a connection of its own."""
+    channel, secrets, moderation); the inbox (bot/store/inbox.py, `inbox`) has a file and a
+    connection of its own."""
 
     def __init__(self, conn: aiosqlite.Connection, inbox_conn: aiosqlite.Connection) -> None:
         self.conn = conn

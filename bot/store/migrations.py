@@ -1,7 +1,7 @@
 """Numbered schema migrations. Never edit a shipped step: add a new number.
 
-Portable SQL on purpose (TEXT timestamps in ISO 8601 UTC, INTEGER flags, no SQLite-only
-types) so that a PostgreSQL store can follow with the same steps.
+SQLite SQL: the steps use SQLite's triggers, INSERT OR REPLACE and INDEXED BY; timestamps
+are TEXT in ISO 8601 UTC and flags INTEGER 0/1. Steps are applied in order of their number.
 """
 
 MIGRATIONS: dict[int, str] = {

@@ -133,7 +133,8 @@ def forecast_card(question: Question, current: Forecast | None, lang: str) -> st
         parts.append(your_forecast(current, lang))
     if not takes_forecasts(question):
         return "\n\n".join(parts)
-    # typed /forecast N follows the card the reader opened last; the slug names it anyway
+    # typed commands (/forecast N) follow the reader's current question (the one they opened
+    # last, kept in the database); the slug names it anyway
     if question.is_default:
         parts.append(t(lang, "forecast.tap"))
     else:
@@ -198,7 +199,8 @@ def recorded(
     question: Question | None = None,
 ) -> str:
     """The confirmation after a forecast was stored; names `question` when given (the
-    caller passes it when several questions are open or it is not the default one)."""
+    caller passes it when several questions are open or it is not the default one; typed
+    commands follow the reader's current question either way)."""
     text = _recorded("forecast.recorded", forecast, previous, lang)
     if rounded:
         text += "\n" + t(
