@@ -105,8 +105,23 @@ class Harness:
         return store
 
     async def process(self, update: dict[str, Any]) -> Step:
-        """Feed any update."""
-        return Step(await self.emu.process(self.app, update), update)
+        """Feed any update. A callback query must be answered exactly once
+        (answerCallbackQuery; a failed call is accepted only when no call succeeded, e.g.
+        when the test makes the emulator refuse it)."""
+        step = Step(await self.emu.process(self.app, update), update)
+        query = update.get("callback_query")
+        if query is not None:
+            answers = [
+                c
+                for c in step.calls
+                if c.method == "answerCallbackQuery"
+                and str(c.params.get("callback_query_id")) == str(query["id"])
+            ]
+            done = [c for c in answers if not c.error]
+            assert len(done) == 1 or (not done and answers), (
+                f"callback query {query.get('data')!r} answered {len(done)} times"
+            )
+        return step
 
     async def send(
         self, user: dict[str, Any], text: str, chat: dict[str, Any] | None = None, **kw: Any
