@@ -105,7 +105,8 @@ def build_application(
 
     `request` replaces the HTTP transport (the emulator passes its own; otherwise
     HTTP_TRANSPORT picks aiohttp or PTB's httpx); `rate_limit` adds
-    PTB's AIORateLimiter, which also waits out flood-control (RetryAfter) answers.
+    PTB's AIORateLimiter, which also waits out flood-control (RetryAfter) answers, unless
+    RATE_LIMITER=false.
     """
     token = settings.bot_token.get_secret_value() if settings.bot_token else EMULATOR_TOKEN
     builder = (
@@ -118,7 +119,7 @@ def build_application(
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
     )
-    if rate_limit:
+    if rate_limit and settings.rate_limiter:
         builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # type: ignore[arg-type]
     if request is not None:
         builder = builder.request(request).get_updates_request(request)

@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     results_cache_seconds: float = Field(default=30.0, ge=0)
     chart_redraw_min_changes: int = Field(default=50, ge=1)
     http_transport: Literal["aiohttp", "httpx"] = "aiohttp"
+    rate_limiter: bool = True
 
     @field_validator("admin_ids", mode="before")
     @classmethod
