@@ -63,19 +63,19 @@ class UsersRepo:
         """
         now = utcnow()
         async with transaction(self._conn):
-            await self._conn.execute(
+            row = await fetch_one(
+                self._conn,
                 "INSERT INTO users (user_id, username, first_name, tg_language, started,"
                 " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (user_id) DO UPDATE SET username = excluded.username,"
                 " first_name = excluded.first_name, tg_language = excluded.tg_language,"
                 " started = MAX(users.started, excluded.started),"
                 " blocked = CASE WHEN excluded.started = 1 THEN 0 ELSE users.blocked END,"
-                " updated_at = excluded.updated_at",
+                f" updated_at = excluded.updated_at RETURNING {_COLUMNS}",
                 (user_id, username, first_name, tg_language, int(started), now, now),
             )
-        reader = await self.get(user_id)
-        assert reader is not None
-        return reader
+        assert row is not None
+        return Reader(*row)
 
     async def set_language(self, user_id: int, language: str) -> None:
         """Store the reader's chosen language ("ru" or "en")."""
