@@ -406,6 +406,17 @@ class ForecastsRepo:
             days.setdefault(date.fromisoformat(day), {})[int(p)] = int(n)
         return base, days
 
+    async def changed_on(self, question_id: int, day: date) -> bool:
+        """True when the standing forecasts changed on UTC `day` (a net change of any
+        probability in the per-day summary)."""
+        row = await fetch_one(
+            self._conn,
+            "SELECT 1 FROM forecast_day_deltas WHERE question_id = ? AND day = ? AND n != 0"
+            " LIMIT 1",
+            (question_id, day.isoformat()),
+        )
+        return row is not None
+
     async def recent_reasons(self, question_id: int, limit: int = 5) -> list[Reason]:
         """The newest non-empty reasons of standing forecasts, with the reader's first name
         only when they agreed to be named."""
