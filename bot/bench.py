@@ -37,7 +37,7 @@ from typing import Any
 
 from bot.bench_api import FakeBotApi, message, press
 from bot.services.dataset import load_dataset
-from bot.services.results import compute
+from bot.services.results import Freshness, PastTrend, compute
 from bot.store import Store
 
 TOKEN = "4242:BENCH-bench-bench-bench-bench-bench"  # noqa: S105 - a placeholder
@@ -161,17 +161,19 @@ async def store_figures(folder: Path, forecasts: int, submitters: int) -> dict[s
         question = await store.questions.default()
         assert question is not None
         await fill(store, question.id, forecasts)
-        await store.users.touch(1, username=None, first_name="B", tg_language="en")
+        for uid in range(1, 6):
+            await store.users.touch(uid, username=None, first_name="B", tg_language="en")
         question = await store.questions.get(question.id)
         assert question is not None
-        await compute(store, question)  # the first one reads the newest rows once
+        past = PastTrend(Freshness().max_age)  # as the bot's results cache does
+        await compute(store, question, past)  # the first one reads the newest rows once
         times = []
-        for i in range(5):
-            await store.forecasts.set(question.id, 1, 20 + i, language="en")
+        for uid in range(1, 6):  # each a new forecaster: N changes too
+            await store.forecasts.set(question.id, uid, 20 + uid, language="en")
             question = await store.questions.get(question.id)
             assert question is not None
             start = time.perf_counter()
-            await compute(store, question)
+            await compute(store, question, past)
             times.append(time.perf_counter() - start)
         uids = range(10_000_000, 10_000_000 + submitters)
 
