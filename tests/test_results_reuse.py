@@ -123,3 +123,22 @@ async def test_reused_past_trend_plus_live_today_equals_the_full_trend(tmp_path:
             assert reused.trend[-1][0] == datetime.now(UTC).date()
     finally:
         await store.close()
+
+
+async def test_reuse_never_hides_the_first_forecasts_or_shows_withdrawn_ones(
+    harness: Harness, anna: dict[str, Any], bob: dict[str, Any]
+) -> None:
+    reuse = ResultsCache(Freshness(max_age=600, min_changes=50))
+    harness.app.bot_data["results_cache"] = reuse
+    question = await harness.store.questions.default()
+    assert question is not None
+    empty = await reuse.get(harness.store, question)
+    assert empty.aggregate is None
+    await harness.send(bob, "/forecast 40")
+    assert "1 forecaster" in (await harness.send(bob, "/results")).texts[0]
+    await harness.send(bob, "/withdraw")
+    await harness.tap(bob, harness.emu.last_sent(bob["id"]), f"fw:{question.id}:1")
+    assert (await harness.store.forecasts.count(question.id)) == 0
+    question = await harness.store.questions.default()
+    assert question is not None
+    assert (await reuse.get(harness.store, question)).aggregate is None

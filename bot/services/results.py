@@ -56,8 +56,10 @@ class ResultsSnapshot:
     def with_count(self, count: int) -> ResultsSnapshot:
         """The same figures with the live number of forecasters (the other figures may be
         up to one reuse window old)."""
-        if self.aggregate is None or count == self.aggregate.count or count == 0:
+        if self.aggregate is None or count == self.aggregate.count:
             return self
+        if count == 0:  # everyone withdrew: nothing to show
+            return replace(self, aggregate=None, reasons=[])
         return replace(self, aggregate=replace(self.aggregate, count=count))
 
 
@@ -153,7 +155,9 @@ class ResultsCache:
         if cached is not None and cached.version != question.version:
             made = (cached.version, cached.computed_mono, question.version, time.monotonic())
             if self.freshness.reusable(*made):
-                return cached.with_count(await store.forecasts.count(question.id))
+                live = await store.forecasts.count(question.id)
+                if cached.aggregate is not None or live == 0:  # not for the first forecasts
+                    return cached.with_count(live)
             cached = None
         if cached is None:
             cached = await compute(store, question, self._past)
