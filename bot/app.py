@@ -149,7 +149,8 @@ def build_application(
     MAX_CONCURRENT_UPDATES); every call but getUpdates goes through the Bot API policy
     (bot.telegram_policy.PolicyRequest: retries after transient failures starting at
     `retry_backoff` seconds, supergroup migrations, benign answers). `rate_limit` adds the
-    rate limiter (PTB's AIORateLimiter with flood control per chat, or the one given), which
+    rate limiter (PTB's AIORateLimiter with flood control per chat, or the one given; none
+    with RATE_LIMITER=false), which
     waits out flood-control (RetryAfter) answers. Every send may go out without its reply
     target when that message was deleted meanwhile (Defaults). Updates from the Updater or
     the webhook go through the inbox and a ChatOrderedProcessor (bot/pipeline.py).
@@ -171,7 +172,7 @@ def build_application(
     limiter: AIORateLimiter | None = None
     if isinstance(rate_limit, AIORateLimiter):
         limiter = rate_limit
-    elif rate_limit:
+    elif rate_limit and settings.rate_limiter:
         limiter = ChatFloodRateLimiter(settings.rate_limit_overall_per_second)
     bot = InboxBot(
         token=token,

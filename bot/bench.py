@@ -1,14 +1,21 @@
-"""Benchmarks with figures: `python -m bot.bench [--forecasts N] [--updates N]`.
+"""The benchmark: `python -m bot.bench [--quick]`.
 
-Measures, on a temporary SQLite file and the offline emulator (no network):
-- updates/s through the real Application for /stats (reads) and /forecast N (writes);
-- /results on N stored forecasts (default 1,000,000): the first snapshot (histogram, newest
-  forecasts up to the weighting horizon, per-day histograms), a cached snapshot, and the whole
-  /results command through the emulator (text + chart) — target: well under a second;
-- a CSV export of those forecasts, streamed to a file (issue target: 100,000 without building
-  the file in memory);
-- the process's peak memory (RSS).
-Targets are checked here, not in timed tests.
+Runs the real `python -m bot run` as a subprocess against a light fake Bot API over HTTP on
+127.0.0.1 (bot/bench_api.py), with a stock python-telegram-bot echo bot (bot/bench_echo.py)
+run the same way as the reference in the same run, and prints:
+
+- updates/s per kind, each update from a distinct reader: /stats, a drill-down button,
+  /forecast 63, a forecast button, /results, and the mixed workload (1/5 of each); the
+  reference's /stats in interleaved rounds, and our ratios to it;
+- CPU µs per update (user + system time of the subprocess, from /proc/<pid>/stat);
+- start-up time (process start → first getUpdates), idle RSS, and peak RSS after a backlog
+  of 20,000 /stats updates;
+- store-level figures: the /results snapshot on 1,000,000 forecasts right after a write,
+  and durable forecast writes/s with 1,000 concurrent submitters (group commit).
+
+The bot runs with RATE_LIMITER=false (Telegram's ~30 messages/s would be all it measures).
+Everything stays on loopback; every wait is bounded. `--quick` finishes in under a minute.
+Absolute rates drift on shared machines: compare the ratios.
 """
 
 from __future__ import annotations
@@ -17,36 +24,115 @@ import argparse
 import asyncio
 import os
 import random
-import resource
+import signal
+import statistics
+import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from bot.app import build_application, running
-from bot.config import Settings
-from bot.emulator import Emulator
-from bot.services.export_run import ExportSpec, write_export
-from bot.services.results import ResultsCache, compute
+from bot.bench_api import FakeBotApi, message, press
+from bot.services.dataset import load_dataset
+from bot.services.results import Freshness, PastTrend, compute
 from bot.store import Store
 
+TOKEN = "4242:BENCH-bench-bench-bench-bench-bench"  # noqa: S105 - a placeholder
+ROOT = Path(__file__).resolve().parents[1]
+TICKS = os.sysconf("SC_CLK_TCK")
+QUESTION_ID = 1  # the bundled dataset's first question
 
-async def updates_per_second(settings: Settings, count: int) -> tuple[float, float]:
-    """(/stats updates per second, /forecast updates per second) through the full app."""
-    emu = Emulator()
-    app = build_application(settings, emu.request, rate_limit=False)
-    async with running(app):
-        reader = emu.user(5000, "Bench", language_code="en")
-        chat = emu.private_chat(reader)
-        rates = []
-        for make in (lambda i: "/stats", lambda i: f"/forecast {i % 99 + 1}"):
-            updates = [emu.message(reader, chat, make(i)) for i in range(count)]
-            start = time.perf_counter()
-            for update in updates:
-                await emu.process(app, update)
-            rates.append(count / (time.perf_counter() - start))
-            emu.clear_calls()
-    return rates[0], rates[1]
+Kind = Callable[[int], tuple[dict[str, Any], str]]  # reader id -> (update, terminal method)
+KINDS: dict[str, Kind] = {
+    "/stats": lambda uid: (message(uid, "/stats"), "sendMessage"),
+    "drill-down": lambda uid: (press(uid, "st:industry"), "editMessageText"),
+    "/forecast 63": lambda uid: (message(uid, "/forecast 63"), "sendMessage"),
+    "forecast button": lambda uid: (press(uid, f"fc:{QUESTION_ID}:75"), "editMessageText"),
+    "/results": lambda uid: (message(uid, "/results"), "sendPhoto"),
+}
+
+
+def mixed(uid: int) -> tuple[dict[str, Any], str]:
+    """1/5 of each kind, in turn."""
+    kinds = list(KINDS.values())
+    return kinds[uid % len(kinds)](uid)
+
+
+@dataclass
+class Proc:
+    """A bot process and its fake Bot API."""
+
+    name: str
+    api: FakeBotApi
+    process: asyncio.subprocess.Process
+    started: float
+    readers: int = 1_000_000
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the process so far (all threads)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICKS
+
+    def memory_mb(self, field: str) -> float:
+        """VmRSS (now) or VmHWM (peak) in MB."""
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    async def run(self, kind: Kind, count: int, limit_s: float) -> tuple[float, float]:
+        """Queue `count` updates of `kind` from new readers; (updates/s, CPU µs/update).
+        Raises TimeoutError when they are not all answered within `limit_s` seconds."""
+        updates, terminal = [], []
+        for _ in range(count):
+            self.readers += 1
+            update, method = kind(self.readers)
+            updates.append(update)
+            terminal.append((self.readers, method))
+        cpu = self.cpu_seconds()
+        start = time.perf_counter()
+        self.api.queue(updates, terminal)
+        await asyncio.wait_for(self.api.done.wait(), limit_s)
+        elapsed = time.perf_counter() - start
+        return count / elapsed, (self.cpu_seconds() - cpu) / count * 1e6
+
+    async def stop(self) -> None:
+        """SIGTERM, then wait (bounded), then the server."""
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(self.process.wait(), 30)
+        except TimeoutError:
+            self.process.kill()
+            await self.process.wait()
+        await self.api.stop()
+
+
+async def launch(name: str, args: list[str], folder: Path, env: dict[str, str]) -> Proc:
+    """Start the fake API and the process; returns once it polls (bounded: 60 s)."""
+    api = FakeBotApi()
+    base = await api.start()
+    full_env = {
+        **os.environ, **env, "BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": base,
+        "PYTHONPATH": str(ROOT),
+    }  # fmt: skip
+    for name_ in ("ADMIN_IDS", "CHANNEL_ID"):
+        full_env.pop(name_, None)
+    log = (folder / f"{name}.log").open("wb")
+    started = time.monotonic()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, *args, cwd=folder, env=full_env, stdout=log, stderr=log
+    )
+    log.close()
+    proc = Proc(name, api, process, started)
+    deadline = time.monotonic() + 60
+    while api.first_poll is None:
+        if process.returncode is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{name} did not start; see {folder / (name + '.log')}")
+        await asyncio.sleep(0.005)
+    return proc
 
 
 async def fill(store: Store, question_id: int, count: int) -> float:
@@ -66,81 +152,114 @@ async def fill(store: Store, question_id: int, count: int) -> float:
     return time.perf_counter() - start
 
 
-async def results_timings(settings: Settings, count: int) -> dict[str, float]:
-    """Seconds for the first and a cached snapshot, and for /results end to end."""
-    emu = Emulator()
-    app = build_application(settings, emu.request, rate_limit=False)
-    async with running(app):
-        store: Store = app.bot_data.store
+async def store_figures(folder: Path, forecasts: int, submitters: int) -> dict[str, float]:
+    """The snapshot after a write on `forecasts` forecasts (median of 5, ms) and durable
+    forecast writes/s with `submitters` concurrent submitters (5 writes each)."""
+    store = await Store.open(folder / "store.sqlite3")
+    try:
+        await store.questions.seed(load_dataset().questions)
         question = await store.questions.default()
         assert question is not None
-        fill_s = await fill(store, question.id, count)
+        await fill(store, question.id, forecasts)
+        for uid in range(1, 6):
+            await store.users.touch(uid, username=None, first_name="B", tg_language="en")
         question = await store.questions.get(question.id)
         assert question is not None
+        past = PastTrend(Freshness().max_age)  # as the bot's results cache does
+        await compute(store, question, past)  # the first one reads the newest rows once
+        times = []
+        for uid in range(1, 6):  # each a new forecaster: N changes too
+            await store.forecasts.set(question.id, uid, 20 + uid, language="en")
+            question = await store.questions.get(question.id)
+            assert question is not None
+            start = time.perf_counter()
+            await compute(store, question, past)
+            times.append(time.perf_counter() - start)
+        uids = range(10_000_000, 10_000_000 + submitters)
+
+        async def submitter(uid: int) -> None:
+            for r in range(5):
+                await store.forecasts.set(question.id, uid, (uid + r) % 99 + 1, language="en")
+
+        commits = store.forecasts.commits
         start = time.perf_counter()
-        snap = await compute(store, question)
-        first = time.perf_counter() - start
-        cache = ResultsCache()
-        await cache.get(store, question)
-        start = time.perf_counter()
-        await cache.get(store, question)
-        cached = time.perf_counter() - start
-        reader = emu.user(10_000_000, "Bench", language_code="en")  # has a forecast
-        start = time.perf_counter()
-        await emu.process(app, emu.message(reader, emu.private_chat(reader), "/results"))
-        command = time.perf_counter() - start
-        start = time.perf_counter()
-        await emu.process(app, emu.message(reader, emu.private_chat(reader), "/results"))
-        command_again = time.perf_counter() - start
-        start = time.perf_counter()
-        with open(os.devnull, "wb") as sink:  # noqa: ASYNC230 - nothing else runs here
-            exported = await write_export(
-                store, question, ExportSpec("forecasts", "csv"), sink, salt="bench",
-                now=datetime.now(UTC),
-            )  # fmt: skip
-        export_s = time.perf_counter() - start
-        assert snap.aggregate is not None and exported == count
+        await asyncio.gather(*(submitter(uid) for uid in uids))
+        writes_s = submitters * 5 / (time.perf_counter() - start)
         return {
-            "export_s": export_s,
-            "fill_s": fill_s,
-            "snapshot_s": first,
-            "cached_s": cached,
-            "results_command_s": command,
-            "results_command_cached_s": command_again,
-            "median": snap.aggregate.median,
-            "weighted_median": snap.aggregate.weighted_median,
+            "snapshot_ms": statistics.median(times) * 1000,
+            "writes_s": writes_s,
+            "commits": store.forecasts.commits - commits,
         }
+    finally:
+        await store.close()
 
 
-async def main(forecasts: int, updates: int) -> None:
-    """Run every benchmark and print the figures."""
-    with tempfile.TemporaryDirectory() as folder:
-        # one bench reader writes /forecast many times: no revision limit here
-        base = Settings(_env_file=None, results_reveal_min=0, revisions_per_minute=0)
-        db = Path(folder)
-        s1 = base.model_copy(update={"database_url": f"sqlite:///{db / 'updates.sqlite3'}"})
-        reads, writes = await updates_per_second(s1, updates)
-        print(f"updates/s (emulator, sequential): /stats {reads:,.0f}, /forecast {writes:,.0f}")
-        s2 = base.model_copy(update={"database_url": f"sqlite:///{db / 'results.sqlite3'}"})
-        r = await results_timings(s2, forecasts)
-        print(f"{forecasts:,} forecasts inserted in {r['fill_s']:.1f} s")
-        print(
-            f"/results snapshot: first {r['snapshot_s'] * 1000:.0f} ms, "
-            f"cached {r['cached_s'] * 1000:.2f} ms "
-            f"(median {r['median']}, weighted {r['weighted_median']})"
-        )
-        print(
-            f"/results command end to end: {r['results_command_s'] * 1000:.0f} ms "
-            f"(chart drawn), {r['results_command_cached_s'] * 1000:.0f} ms (cached)"
-        )
-        print(f"CSV export of {forecasts:,} forecasts (streamed): {r['export_s']:.1f} s")
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak memory (RSS): {peak_mb:.0f} MB")
+async def main(quick: bool) -> None:
+    """Run everything and print the figures."""
+    n = 100 if quick else 2_000
+    backlog = 1_000 if quick else 20_000
+    forecasts = 30_000 if quick else 1_000_000
+    rounds = 2 if quick else 3
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        env = {
+            "DATABASE_URL": f"sqlite:///{folder / 'bot.sqlite3'}", "RESULTS_REVEAL_MIN": "0",
+            "LOG_LEVEL": "WARNING", "RATE_LIMITER": "false",
+        }  # fmt: skip
+        init = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "init-db", cwd=folder,
+            env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        if await asyncio.wait_for(init.wait(), 120):
+            raise RuntimeError("python -m bot init-db failed")
+        ours = await launch("bot", ["-m", "bot", "run"], folder, env)
+        echo = await launch("echo", ["-m", "bot.bench_echo"], folder, env)
+        try:
+            start_ours = ours.api.first_poll - ours.started  # type: ignore[operator]
+            start_echo = echo.api.first_poll - echo.started  # type: ignore[operator]
+            await asyncio.sleep(1.0)  # settle before reading the idle footprint
+            idle = (ours.memory_mb("VmRSS"), echo.memory_mb("VmRSS"))
+            await ours.run(mixed, 50, 120)  # warm-up: first chart, caches, connections
+            await echo.run(KINDS["/stats"], 50, 120)
+            stats: dict[str, list[tuple[float, float]]] = {"bot": [], "echo": []}
+            for _ in range(rounds):  # interleaved: drift hits both alike
+                stats["bot"].append(await ours.run(KINDS["/stats"], n, 300))
+                stats["echo"].append(await echo.run(KINDS["/stats"], n, 300))
+            figures = {kind: await ours.run(make, n, 600) for kind, make in KINDS.items()}
+            figures["mixed"] = await ours.run(mixed, n, 600)
+            await ours.run(KINDS["/stats"], backlog, 900)
+            await echo.run(KINDS["/stats"], backlog, 900)
+            peak = (ours.memory_mb("VmHWM"), echo.memory_mb("VmHWM"))
+        finally:
+            await ours.stop()
+            await echo.stop()
+        store = await store_figures(folder, forecasts, 1_000)
+
+    bot_rate = statistics.median(r for r, _ in stats["bot"])
+    echo_rate = statistics.median(r for r, _ in stats["echo"])
+    bot_cpu = statistics.median(c for _, c in stats["bot"])
+    echo_cpu = statistics.median(c for _, c in stats["echo"])
+    print(f"python -m bot.bench{' --quick' if quick else ''}: {n:,} updates per run, "
+          f"each from a new reader; RATE_LIMITER=false; fake Bot API on 127.0.0.1")  # fmt: skip
+    print(f"/stats, {rounds} interleaved rounds: this bot {bot_rate:,.0f} updates/s, "
+          f"{bot_cpu:,.0f} µs CPU each; stock PTB echo {echo_rate:,.0f}/s, {echo_cpu:,.0f} µs "
+          f"(ratio {bot_rate / echo_rate:.2f}, CPU ratio {bot_cpu / echo_cpu:.2f})")  # fmt: skip
+    print("per kind (this bot):")
+    for kind, (rate, cpu) in figures.items():
+        print(f"  {kind:<16} {rate:>7,.0f} updates/s  {cpu:>7,.0f} µs CPU/update  "
+              f"({rate / bot_rate:.2f}× /stats, {rate / echo_rate:.2f}× echo)")  # fmt: skip
+    print(f"start-up to first getUpdates: this bot {start_ours:.2f} s, echo {start_echo:.2f} s")
+    print(f"RSS idle: this bot {idle[0]:.0f} MB, echo {idle[1]:.0f} MB; peak with a "
+          f"{backlog:,}-update backlog: {peak[0]:.0f} MB, echo {peak[1]:.0f} MB")  # fmt: skip
+    print(f"store: /results snapshot on {forecasts:,} forecasts after a write "
+          f"{store['snapshot_ms']:.1f} ms; 1,000 concurrent submitters: "
+          f"{store['writes_s']:,.0f} durable writes/s "
+          f"({store['commits']:.0f} commits)")  # fmt: skip
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(prog="python -m bot.bench")
-    parser.add_argument("--forecasts", type=int, default=1_000_000)
-    parser.add_argument("--updates", type=int, default=2_000)
+    parser = argparse.ArgumentParser(prog="python -m bot.bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smaller runs, under a minute")
     args = parser.parse_args()
-    asyncio.run(main(args.forecasts, args.updates))
+    asyncio.run(main(args.quick))

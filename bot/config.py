@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     max_concurrent_updates: int = Field(default=64, ge=1, le=1024)
     max_pending_updates: int = Field(default=1000, ge=1)
     rate_limit_overall_per_second: float = Field(default=30.0, gt=0)
+    rate_limiter: bool = True
     shutdown_timeout_seconds: float = Field(default=8.0, gt=0)
     # webhook mode (`run --webhook`) and the HTTP server for /healthz and /metrics
     webhook_url: str | None = None

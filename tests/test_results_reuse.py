@@ -7,12 +7,15 @@ import asyncio
 import subprocess
 import sys
 import threading
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from bot.config import Settings
 from bot.emulator import Emulator
-from bot.services.results import ChartCache, Freshness, ResultsCache
+from bot.services.dataset import load_dataset
+from bot.services.results import ChartCache, Freshness, PastTrend, ResultsCache, compute
+from bot.store import Store
 from tests.conftest import Harness
 
 
@@ -97,3 +100,45 @@ def test_matplotlib_is_not_imported_at_start_up() -> None:
         [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60
     )
     assert out.stdout.strip() == "False", out.stderr
+
+
+async def test_reused_past_trend_plus_live_today_equals_the_full_trend(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "bot.sqlite3")
+    try:
+        await store.questions.seed(load_dataset().questions)
+        question = await store.questions.default()
+        assert question is not None
+        start = datetime.now(UTC) - timedelta(days=5)
+        rows = [(uid, uid % 90 + 5, (start + timedelta(hours=uid)).isoformat()) for uid in
+                range(1, 100)]  # fmt: skip
+        await store.forecasts.bulk_insert(question.id, rows)
+        past = PastTrend(600)
+        for uid, value in ((1, 80), (2, 10), (3, 95)):
+            await store.forecasts.set(question.id, uid, value, language="en")
+            current = await store.questions.get(question.id)
+            assert current is not None
+            reused = await compute(store, current, past)
+            full = await compute(store, current)
+            assert reused.trend == full.trend and reused.aggregate == full.aggregate
+            assert reused.trend[-1][0] == datetime.now(UTC).date()
+    finally:
+        await store.close()
+
+
+async def test_reuse_never_hides_the_first_forecasts_or_shows_withdrawn_ones(
+    harness: Harness, anna: dict[str, Any], bob: dict[str, Any]
+) -> None:
+    reuse = ResultsCache(Freshness(max_age=600, min_changes=50))
+    harness.app.bot_data.results_cache = reuse
+    question = await harness.store.questions.default()
+    assert question is not None
+    empty = await reuse.get(harness.store, question)
+    assert empty.aggregate is None
+    await harness.send(bob, "/forecast 40")
+    assert "1 forecaster" in (await harness.send(bob, "/results")).texts[0]
+    await harness.send(bob, "/withdraw")
+    await harness.tap(bob, harness.emu.last_sent(bob["id"]), f"fw:{question.id}:1")
+    assert (await harness.store.forecasts.count(question.id)) == 0
+    question = await harness.store.questions.default()
+    assert question is not None
+    assert (await reuse.get(harness.store, question)).aggregate is None

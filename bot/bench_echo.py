@@ -1,0 +1,31 @@
+"""The benchmark's reference: a stock python-telegram-bot echo bot (default transport, no
+extras), run as `python -m bot.bench_echo` with BOT_TOKEN and TELEGRAM_API_BASE_URL set."""
+
+from __future__ import annotations
+
+import os
+
+from telegram import Update
+from telegram.ext import Application, ContextTypes, MessageHandler, filters
+
+
+async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Answer every text with itself."""
+    if update.message and update.message.text:
+        await update.message.reply_text(update.message.text)
+
+
+def main() -> None:
+    """Long polling until SIGTERM."""
+    app = (
+        Application.builder()
+        .token(os.environ["BOT_TOKEN"])
+        .base_url(os.environ["TELEGRAM_API_BASE_URL"])
+        .build()
+    )
+    app.add_handler(MessageHandler(filters.TEXT, echo))
+    app.run_polling()
+
+
+if __name__ == "__main__":
+    main()
