@@ -261,5 +261,6 @@ async def cli_export(
     out.flush()
     if progress:
         err.write("\n")
-    err.write(f"{rows} rows of {question.slug} exported ({spec.kind}, {fmt}).\n")
+    noun = "row" if rows == 1 else "rows"
+    err.write(f"{rows} {noun} of {question.slug} exported ({spec.kind}, {fmt}).\n")
     return 0
