@@ -195,9 +195,11 @@ async def test_sigkill_during_a_burst_loses_nothing_and_doubles_nothing(
         text = str(call.result.get("text", "")) if isinstance(call.result, dict) else ""
         if call.method == "sendMessage" and RECORDED in text:
             runs.setdefault(chat_update[int(call.params["chat_id"])], []).append(run)
+    # the last batch's acknowledgement may be cut short by the stop (those updates come
+    # again and are no-ops: see the redelivery test); every update sent was handled
     delivered = server.delivered()
-    assert delivered == everything
-    assert [u for u in delivered if u not in runs] == []  # none lost
+    assert delivered <= everything
+    assert [u for u in everything if u not in runs] == []  # none lost
     doubled = {u: r for u, r in runs.items() if len(r) > 1}
     for update_id, (first, second, *more) in doubled.items():
         assert not more and second == first + 1, (update_id, runs[update_id])
