@@ -6,6 +6,8 @@ bot did in answer (`step.texts`, `step.messages`, `step.alert`, `step.edits`, `s
 
 from __future__ import annotations
 
+import http.server
+import json
 import logging
 import os
 from collections.abc import AsyncIterator, Iterator
@@ -240,3 +242,18 @@ def no_tracebacks(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
         if r.exc_info or (r.levelno >= logging.ERROR and "database refused" not in r.getMessage())
     ]
     assert not bugs, [r.getMessage() for r in bugs]
+
+
+class UnauthorizedBotApi(http.server.BaseHTTPRequestHandler):
+    """A Bot API server that rejects every token, as Telegram does for a revoked one."""
+
+    def do_POST(self) -> None:
+        body = json.dumps({"ok": False, "error_code": 401, "description": "Unauthorized"})
+        self.send_response(401)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, *args: object) -> None:
+        """Quiet."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import http.server
 import io
-import json
 import logging
 import os
 import re
@@ -27,6 +26,7 @@ from bot.services.dataset import DEFAULT_DATASET, DatasetError, load_dataset, pa
 from bot.store import SchemaTooNewError, Store
 from bot.store.migrations import MIGRATIONS
 from bot.texts import LANGUAGES, catalog_files
+from tests.conftest import UnauthorizedBotApi
 
 TOKEN = "123456789:AAE-secretsecretsecretsecretsecret12"
 
@@ -256,25 +256,10 @@ def test_console_from_a_pipe_prints_stats_and_kimi(tmp_path: Path) -> None:
     assert (tmp_path / "data" / "bot.sqlite3").exists()
 
 
-class _Unauthorized(http.server.BaseHTTPRequestHandler):
-    """A Bot API server that rejects every token, like Telegram does for a revoked one."""
-
-    def do_POST(self) -> None:
-        body = json.dumps({"ok": False, "error_code": 401, "description": "Unauthorized"})
-        self.send_response(401)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body.encode())
-
-    def log_message(self, *args: object) -> None:
-        """Quiet."""
-
-
 def test_rejected_token_is_one_line_and_never_printed(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    server = http.server.HTTPServer(("127.0.0.1", 0), _Unauthorized)
+    server = http.server.HTTPServer(("127.0.0.1", 0), UnauthorizedBotApi)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -6,7 +6,6 @@ runs the real `python -m bot` as a subprocess; permission cases run as an unpriv
 from __future__ import annotations
 
 import http.server
-import json
 import os
 import shutil
 import socket
@@ -21,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import load_settings
+from tests.conftest import UnauthorizedBotApi
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "123456789:AAE-secretsecretsecretsecretsecret12"
@@ -248,23 +248,8 @@ def test_api_unreachable(place: Path) -> None:
     assert "AAE-secret" not in err
 
 
-class _Unauthorized(http.server.BaseHTTPRequestHandler):
-    """Rejects every token, as Telegram does for a revoked one."""
-
-    def do_POST(self) -> None:
-        body = json.dumps({"ok": False, "error_code": 401, "description": "Unauthorized"})
-        self.send_response(401)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body.encode())
-
-    def log_message(self, *args: object) -> None:
-        """Quiet."""
-
-
 def test_token_rejected(place: Path) -> None:
-    server = http.server.HTTPServer(("127.0.0.1", 0), _Unauthorized)
+    server = http.server.HTTPServer(("127.0.0.1", 0), UnauthorizedBotApi)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         api = f"http://127.0.0.1:{server.server_port}/bot"
