@@ -67,7 +67,7 @@ class OneOf:
 
 
 @dataclass(frozen=True)
-class Field:
+class DataField:
     """How one field travels: `kind` is "int" (within `low`..`high`), "bool" or "choice"
     (one of `values`)."""
 
@@ -127,8 +127,8 @@ def _literal_values(hint: Any) -> tuple[str, ...] | None:
     return None
 
 
-def _field(name: str, hint: Any) -> Field:
-    """A Field from a type annotation; TypeError when the type cannot travel as data."""
+def _field(name: str, hint: Any) -> DataField:
+    """A DataField from a type annotation; TypeError when the type cannot travel as data."""
     extras: tuple[Any, ...] = ()
     if get_origin(hint) is Annotated:
         hint, *rest = get_args(hint)
@@ -136,12 +136,12 @@ def _field(name: str, hint: Any) -> Field:
     bounds = [e for e in extras if isinstance(e, Between)]
     choices = [e for e in extras if isinstance(e, OneOf)]
     if hint is bool:
-        return Field(name, "bool")
+        return DataField(name, "bool")
     if hint is int and bounds and bounds[0].low >= 0:
-        return Field(name, "int", low=bounds[0].low, high=bounds[0].high)
+        return DataField(name, "int", low=bounds[0].low, high=bounds[0].high)
     values = choices[0].values if hint is str and choices else _literal_values(hint)
     if values and all(isinstance(v, str) and v and SEPARATOR not in v for v in values):
-        return Field(name, "choice", values=tuple(values))
+        return DataField(name, "choice", values=tuple(values))
     raise TypeError(
         f"callback field {name}: use Annotated[int, Between(low >= 0, high)], bool, "
         f"a Literal of non-empty strings without {SEPARATOR!r}, or Annotated[str, OneOf(...)]"
@@ -157,7 +157,7 @@ class CallbackData:
 
     prefix: ClassVar[str]
     pattern: ClassVar[re.Pattern[str]]
-    data_fields: ClassVar[tuple[Field, ...]] = ()
+    data_fields: ClassVar[tuple[DataField, ...]] = ()
 
     def __post_init__(self) -> None:
         for spec in self.data_fields:
