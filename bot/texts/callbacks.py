@@ -3,9 +3,10 @@
 Each class names its prefix (``@callback_data("fc")``) and its typed fields; from the class
 come both the data of a button (``ForecastPreset(question_id, 75).pack()`` → ``"fc:7:75"``)
 and the pattern its handler is registered with in `bot.app`
-(``CallbackQueryHandler(forecast.preset_button, pattern=ForecastPreset.pattern)``). The
-handler reads the data back with ``ForecastPreset.parse(query.data)``. Each class's docstring
-names its handler.
+(``button(forecast.preset_button, ForecastPreset)``, a `CallbackQueryHandler` with
+``pattern=ForecastPreset.pattern``). The handler reads the data back with
+``ForecastPreset.parse(query.data)``. Each class's docstring names its handler. A class whose
+longest data could exceed 64 bytes, or that reuses a prefix, fails when it is defined.
 
 The wire format is ``prefix:field:field`` (at most 64 bytes, Telegram's limit): integers as
 decimal digits, booleans as ``1``/``0``, choices as the value itself, in the order the fields
