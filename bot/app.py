@@ -54,7 +54,7 @@ from bot.handlers import (
     stats_admin,
     thread,
 )
-from bot.handlers.common import BotContext, BotData, command, remember_reader
+from bot.handlers.common import BotContext, BotData, button, command, remember_reader
 from bot.handlers.errors import on_error
 from bot.pipeline import ChatFloodRateLimiter, ChatOrderedProcessor, InboxBot, UpdateQueue
 from bot.services.dataset import DEFAULT_DATASET, load_dataset
@@ -63,6 +63,23 @@ from bot.store.db import to_iso
 from bot.store.secrets import EXPORT_SALT
 from bot.telegram_policy import PolicyRequest
 from bot.texts import LANGUAGES, set_display_timezone, t
+from bot.texts.callbacks import (
+    ConfirmOffer,
+    DeleteMe,
+    ExactPrompt,
+    ForecastPreset,
+    GreetingChoice,
+    LanguageChoice,
+    NamingConsent,
+    NewQuestionStep,
+    OpenCard,
+    QuestionAction,
+    ReasonPrompt,
+    ResolveConfirm,
+    ShowResults,
+    StatsCard,
+    WithdrawConfirm,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -217,25 +234,26 @@ def _register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(command("start", start.start_command))
     app.add_handler(command("help", start.help_command))
     app.add_handler(command("language", start.language_command))
-    app.add_handler(CallbackQueryHandler(start.language_button, pattern=r"^lang:"))
-    app.add_handler(CallbackQueryHandler(start.go_button, pattern=r"^go:"))
+    app.add_handler(button(start.language_button, LanguageChoice))
+    app.add_handler(button(start.go_button, GreetingChoice))
 
     app.add_handler(command("stats", stats.stats_command))
     app.add_handler(command("models", stats.models_command))
     app.add_handler(command("sources", stats.sources_command))
-    app.add_handler(CallbackQueryHandler(stats.stats_button, pattern=r"^st:"))
+    app.add_handler(button(stats.stats_button, StatsCard))
 
     app.add_handler(command("forecast", forecast.forecast_command))
     app.add_handler(command("myforecast", forecast.myforecast_command))
     app.add_handler(command("withdraw", forecast.withdraw_command))
     app.add_handler(command("results", results.results_command))
     app.add_handler(command("cancel", forecast.cancel_command))
-    app.add_handler(CallbackQueryHandler(forecast.preset_button, pattern=r"^fc:"))
-    app.add_handler(CallbackQueryHandler(forecast.prompt_button, pattern=r"^f[xr]:"))
-    app.add_handler(CallbackQueryHandler(forecast.open_card_button, pattern=r"^fo:"))
-    app.add_handler(CallbackQueryHandler(forecast.consent_button, pattern=r"^fn:"))
-    app.add_handler(CallbackQueryHandler(forecast.withdraw_button, pattern=r"^fw:"))
-    app.add_handler(CallbackQueryHandler(results.results_button, pattern=r"^rs:"))
+    app.add_handler(button(forecast.preset_button, ForecastPreset))
+    app.add_handler(button(forecast.prompt_button, ExactPrompt))
+    app.add_handler(button(forecast.prompt_button, ReasonPrompt))
+    app.add_handler(button(forecast.open_card_button, OpenCard))
+    app.add_handler(button(forecast.consent_button, NamingConsent))
+    app.add_handler(button(forecast.withdraw_button, WithdrawConfirm))
+    app.add_handler(button(results.results_button, ShowResults))
 
     app.add_handler(command("admin", admin.admin_command))
     app.add_handler(command("questions", questions.questions_command))
@@ -245,17 +263,17 @@ def _register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(command("leaderboard", resolution.leaderboard_command))
     app.add_handler(command("setstat", stats_admin.setstat_command))
     app.add_handler(command("stathistory", stats_admin.stathistory_command))
-    app.add_handler(CallbackQueryHandler(admin.question_button, pattern=r"^aq:"))
-    app.add_handler(CallbackQueryHandler(newquestion.newquestion_button, pattern=r"^nq:"))
-    app.add_handler(CallbackQueryHandler(resolution.resolve_button, pattern=r"^rv:"))
+    app.add_handler(button(admin.question_button, QuestionAction))
+    app.add_handler(button(newquestion.newquestion_button, NewQuestionStep))
+    app.add_handler(button(resolution.resolve_button, ResolveConfirm))
     app.add_handler(command("export", export.export_command))
     app.add_handler(command("deleteme", privacy.deleteme_command))
     app.add_handler(command("hide", moderation.hide_command))
     app.add_handler(command("unhide", moderation.unhide_command))
-    app.add_handler(CallbackQueryHandler(privacy.deleteme_button, pattern=r"^dm:"))
+    app.add_handler(button(privacy.deleteme_button, DeleteMe))
 
     app.add_handler(command("post", channel.post_command))
-    app.add_handler(CallbackQueryHandler(thread.confirm_button, pattern=r"^cc:"))
+    app.add_handler(button(thread.confirm_button, ConfirmOffer))
     app.add_handler(
         ChatMemberHandler(membership.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER)
     )

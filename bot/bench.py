@@ -39,18 +39,21 @@ from bot.bench_api import FakeBotApi, message, press
 from bot.services.dataset import load_dataset
 from bot.services.results import Freshness, PastTrend, compute
 from bot.store import Store
+from bot.texts.callbacks import ForecastPreset, StatsCard
 
 TOKEN = "4242:BENCH-bench-bench-bench-bench-bench"  # noqa: S105 - a placeholder
 ROOT = Path(__file__).resolve().parents[1]
 TICKS = os.sysconf("SC_CLK_TCK")
 QUESTION_ID = 1  # the bundled dataset's first question
+DRILL_DOWN = StatsCard("industry").pack()  # callback data of the buttons pressed
+PRESET = ForecastPreset(QUESTION_ID, 75).pack()
 
 Kind = Callable[[int], tuple[dict[str, Any], str]]  # reader id -> (update, terminal method)
 KINDS: dict[str, Kind] = {
     "/stats": lambda uid: (message(uid, "/stats"), "sendMessage"),
-    "drill-down": lambda uid: (press(uid, "st:industry"), "editMessageText"),
+    "drill-down": lambda uid: (press(uid, DRILL_DOWN), "editMessageText"),
     "/forecast 63": lambda uid: (message(uid, "/forecast 63"), "sendMessage"),
-    "forecast button": lambda uid: (press(uid, f"fc:{QUESTION_ID}:75"), "editMessageText"),
+    "forecast button": lambda uid: (press(uid, PRESET), "editMessageText"),
     "/results": lambda uid: (message(uid, "/results"), "sendPhoto"),
 }
 

@@ -12,7 +12,7 @@ import logging
 import re
 from datetime import UTC, date, datetime, timedelta
 from html import escape
-from typing import Any
+from typing import Any, TypeVar
 
 from babel.numbers import format_decimal
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
@@ -28,7 +28,7 @@ from bot.services.notify import question_changed
 from bot.store.db import from_iso
 from bot.store.forecasts import Question
 from bot.texts import day, moment, number, t
-from bot.texts.callbacks import BadCallbackData, pack, unpack
+from bot.texts.callbacks import AdminAction, BadCallbackData, QuestionAction, ResolveConfirm
 from bot.texts.forecast import outcome_text, takes_forecasts
 
 logger = logging.getLogger(__name__)
@@ -233,7 +233,7 @@ async def questions_text(
                 outcome=outcome_text(q, lang),
             )
         )
-        buttons = []
+        buttons: list[tuple[str, AdminAction]] = []
         if q.status == "open":
             buttons.append(("admin.button.close", "close"))
         elif q.status == "closed":
@@ -244,7 +244,8 @@ async def questions_text(
             rows.append(
                 [
                     InlineKeyboardButton(
-                        t(lang, key, slug=q.slug[:20]), callback_data=pack("aq", action, q.id)
+                        t(lang, key, slug=q.slug[:20]),
+                        callback_data=QuestionAction(action, q.id).pack(),
                     )
                     for key, action in buttons
                 ]
@@ -313,12 +314,10 @@ async def question_button(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query
     lang = context.lang
-    pressed = await admin_button(
-        update, context, "aq", ("close", "open", "default"), id_first=False
-    )
+    pressed = await admin_button(update, context, QuestionAction)
     if pressed is None:
         return
-    question, action = pressed
+    question, action = pressed[0], pressed[1].action
     done = await change_question(context, question, action, lang)
     await query.answer(re.sub(r"<[^>]+>", "", done)[:190])
     text, markup = await questions_text(context, lang)
@@ -326,33 +325,27 @@ async def question_button(update: Update, context: BotContext) -> None:
         await edit(query.message, text, reply_markup=markup)
 
 
+AdminData = TypeVar("AdminData", QuestionAction, ResolveConfirm)
+
+
 async def admin_button(
-    update: Update,
-    context: BotContext,
-    namespace: str,
-    choices: tuple[str, ...],
-    *,
-    id_first: bool,
-) -> tuple[Question, str] | None:
-    """An admin's button `ns:<choice>:<question id>` (or `ns:<id>:<choice>`): the question
-    and the choice. Refuses non-admins; answers stale or forged data with an alert; None
-    then."""
+    update: Update, context: BotContext, kind: type[AdminData]
+) -> tuple[Question, AdminData] | None:
+    """An admin's button naming a question: the question and the parsed data. Refuses
+    non-admins; answers stale or forged data with an alert; None then."""
     query = update.callback_query
     assert query
-    if not await admin_only(update, context, f"{namespace} button"):
+    if not await admin_only(update, context, f"{kind.prefix} button"):
         return None
     try:
-        first, second = unpack(query.data, namespace, 2)
-        raw_id, choice = (first, second) if id_first else (second, first)
-        if choice not in choices or not raw_id.isdigit():
-            raise BadCallbackData(str(query.data))
-        question = await context.store.questions.get(int(raw_id))
+        data = kind.parse(query.data)
+        question = await context.store.questions.get(data.question_id)
         if question is None:
-            raise BadCallbackData(raw_id)
+            raise BadCallbackData(str(data.question_id))
     except BadCallbackData:
         await query.answer(t(context.lang, "error.stale_button"), show_alert=True)
         return None
-    return question, choice
+    return question, data
 
 
 async def reply_to_query(update: Update, text: str, **kwargs: Any) -> None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from telegram import Message, ReplyParameters, Update, User
 from telegram.constants import ChatType
 from telegram.error import BadRequest, TelegramError
-from telegram.ext import CallbackContext, CommandHandler, ExtBot, filters
+from telegram.ext import CallbackContext, CallbackQueryHandler, CommandHandler, ExtBot, filters
 
 from bot import telegram_policy as policy
 from bot.config import Settings
@@ -22,6 +22,7 @@ from bot.services.results import ChartCache, ResultsCache
 from bot.store import Store
 from bot.store.users import SERVICE_ACCOUNTS
 from bot.texts import pick_language
+from bot.texts.callbacks import CallbackData
 
 if TYPE_CHECKING:
     from telegram.request import BaseRequest
@@ -126,6 +127,12 @@ def command(names: str | list[str], callback: Callback, **kwargs: Any) -> Comman
     PTB already ignores `/cmd@OtherBot` (it compares with the username from getMe).
     """
     return CommandHandler(names, callback, filters=filters.UpdateType.MESSAGE, **kwargs)
+
+
+def button(callback: Callback, kind: type[CallbackData]) -> CallbackQueryHandler[Any, Any]:
+    """A CallbackQueryHandler for the buttons of `kind` (callback data with its prefix); the
+    callback reads the data with `kind.parse`."""
+    return CallbackQueryHandler(callback, pattern=kind.pattern)
 
 
 def is_reader(user: User | None) -> bool:

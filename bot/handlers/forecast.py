@@ -29,7 +29,16 @@ from bot.services.probability import (
 from bot.store.forecasts import Question
 from bot.texts import forecast as view
 from bot.texts import percent, pick_language, t, tn
-from bot.texts.callbacks import BadCallbackData, unpack, unpack_int
+from bot.texts.callbacks import (
+    BadCallbackData,
+    ExactPrompt,
+    ForecastPreset,
+    NamingConsent,
+    OpenCard,
+    QuestionData,
+    ReasonPrompt,
+    WithdrawConfirm,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -265,11 +274,11 @@ async def preset_button(update: Update, context: BotContext) -> None:
     assert query
     lang = context.lang
     try:
-        qid, value = unpack(query.data, "fc", 2)
-        probability = unpack_int(value, 1, 99)
-        question = await question_for(context, unpack_int(qid, 1, 2**31))
+        data = ForecastPreset.parse(query.data)
+        probability = data.probability
+        question = await question_for(context, data.question_id)
         if question is None:
-            raise BadCallbackData(qid)
+            raise BadCallbackData(str(data.question_id))
     except BadCallbackData:
         await query.answer(t(lang, "error.stale_button"), show_alert=True)
         return
@@ -304,7 +313,7 @@ async def open_card_button(update: Update, context: BotContext) -> None:
     """ "Change forecast": show the card with the buttons again (a new message)."""
     query = update.callback_query
     assert query
-    question = await question_from_data(update, context, "fo")
+    question = await question_from_data(update, context, OpenCard)
     if question is None or await refuse_non_reader(update, context):
         return
     await query.answer()
@@ -312,16 +321,17 @@ async def open_card_button(update: Update, context: BotContext) -> None:
 
 
 async def question_from_data(
-    update: Update, context: BotContext, namespace: str
+    update: Update, context: BotContext, kind: type[QuestionData]
 ) -> Question | None:
-    """The question named by `ns:<id>` callback data; alerts and returns None when stale."""
+    """The question named by the callback data of `kind` (`prefix:<id>`); alerts and returns
+    None when stale."""
     query = update.callback_query
     assert query
     try:
-        (qid,) = unpack(query.data, namespace, 1)
-        question = await question_for(context, unpack_int(qid, 1, 2**31))
+        qid = kind.parse(query.data).question_id
+        question = await question_for(context, qid)
         if question is None:
-            raise BadCallbackData(qid)
+            raise BadCallbackData(str(qid))
     except BadCallbackData:
         await query.answer(t(context.lang, "error.stale_button"), show_alert=True)
         return None
@@ -335,8 +345,9 @@ async def prompt_button(update: Update, context: BotContext) -> None:
     """ "Exact %" or "add a reason": ask for the reader's next message."""
     query = update.callback_query
     assert query and query.data
-    kind = EXACT if query.data.startswith("fx:") else REASON
-    question = await question_from_data(update, context, "fx" if kind == EXACT else "fr")
+    kind = EXACT if ExactPrompt.pattern.match(query.data) else REASON
+    data_kind = ExactPrompt if kind == EXACT else ReasonPrompt
+    question = await question_from_data(update, context, data_kind)
     if question is None or await refuse_non_reader(update, context):
         return
     if await refuse_closed(update, context, question):
@@ -488,8 +499,7 @@ async def consent_button(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query
     try:
-        _, value = unpack(query.data, "fn", 2)
-        named = bool(unpack_int(value, 0, 1))
+        named = NamingConsent.parse(query.data).named
     except BadCallbackData:
         await query.answer(t(context.lang, "error.stale_button"), show_alert=True)
         return
@@ -569,11 +579,11 @@ async def withdraw_button(update: Update, context: BotContext) -> None:
     assert query
     lang = context.lang
     try:
-        qid, value = unpack(query.data, "fw", 2)
-        confirmed = bool(unpack_int(value, 0, 1))
-        question = await question_for(context, unpack_int(qid, 1, 2**31))
+        data = WithdrawConfirm.parse(query.data)
+        confirmed = data.confirmed
+        question = await question_for(context, data.question_id)
         if question is None:
-            raise BadCallbackData(qid)
+            raise BadCallbackData(str(data.question_id))
     except BadCallbackData:
         await query.answer(t(lang, "error.stale_button"), show_alert=True)
         return

@@ -28,7 +28,7 @@ from bot.handlers.common import (
 from bot.services.dataset import QuestionEntry
 from bot.store.db import from_iso, to_iso
 from bot.texts import day, t
-from bot.texts.callbacks import BadCallbackData, pack, unpack
+from bot.texts.callbacks import BadCallbackData, NewQuestionStep
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,8 @@ def cancel_keyboard(lang: str) -> InlineKeyboardMarkup:
         [
             [
                 InlineKeyboardButton(
-                    t(lang, "admin.newq.button.cancel"), callback_data=pack("nq", "cancel")
+                    t(lang, "admin.newq.button.cancel"),
+                    callback_data=NewQuestionStep("cancel").pack(),
                 )
             ]
         ]
@@ -60,15 +61,18 @@ def confirm_keyboard(lang: str) -> InlineKeyboardMarkup:
         [
             [
                 InlineKeyboardButton(
-                    t(lang, "admin.newq.button.create"), callback_data=pack("nq", "create")
+                    t(lang, "admin.newq.button.create"),
+                    callback_data=NewQuestionStep("create").pack(),
                 ),
                 InlineKeyboardButton(
-                    t(lang, "admin.newq.button.default"), callback_data=pack("nq", "default")
+                    t(lang, "admin.newq.button.default"),
+                    callback_data=NewQuestionStep("default").pack(),
                 ),
             ],
             [
                 InlineKeyboardButton(
-                    t(lang, "admin.newq.button.cancel"), callback_data=pack("nq", "cancel")
+                    t(lang, "admin.newq.button.cancel"),
+                    callback_data=NewQuestionStep("cancel").pack(),
                 )
             ],
         ]
@@ -204,9 +208,7 @@ async def newquestion_button(update: Update, context: BotContext) -> None:
         return
     chat_id = update.effective_chat.id if update.effective_chat else user.id
     try:
-        (action,) = unpack(query.data, "nq", 1)
-        if action not in ("create", "default", "cancel"):
-            raise BadCallbackData(action)
+        action = NewQuestionStep.parse(query.data).action
     except BadCallbackData:
         await query.answer(t(lang, "error.stale_button"), show_alert=True)
         return

@@ -13,7 +13,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from bot.handlers.common import BotContext, in_private, is_reader, reply
 from bot.services.notify import questions_changed
 from bot.texts import t, tn
-from bot.texts.callbacks import BadCallbackData, pack, unpack
+from bot.texts.callbacks import BadCallbackData, DeleteMe
 
 logger = logging.getLogger(__name__)
 
@@ -49,9 +49,11 @@ async def ask(update: Update, context: BotContext) -> None:
     lang = context.lang
     footprint = await context.store.admin.reader_footprint(user.id)
     delete = InlineKeyboardButton(
-        t(lang, "privacy.button.delete"), callback_data=pack("dm", "yes")
+        t(lang, "privacy.button.delete"), callback_data=DeleteMe("yes").pack()
     )
-    keep = InlineKeyboardButton(t(lang, "privacy.button.keep"), callback_data=pack("dm", "no"))
+    keep = InlineKeyboardButton(
+        t(lang, "privacy.button.keep"), callback_data=DeleteMe("no").pack()
+    )
     keyboard = InlineKeyboardMarkup([[delete, keep]])
     count = footprint["forecasts"]
     text = tn(lang, "privacy.confirm", count) if count else t(lang, "privacy.confirm_none")
@@ -64,8 +66,8 @@ async def deleteme_button(update: Update, context: BotContext) -> None:
     assert query
     lang = context.lang
     try:
-        (choice,) = unpack(query.data, "dm", 1)
-        if choice not in ("yes", "no") or not is_reader(user):
+        choice = DeleteMe.parse(query.data).choice
+        if not is_reader(user):
             raise BadCallbackData(choice)
     except BadCallbackData:
         await query.answer(t(lang, "error.stale_button"), show_alert=True)

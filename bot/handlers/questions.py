@@ -10,7 +10,7 @@ from bot.handlers.common import BotContext, is_reader, reply
 from bot.store.forecasts import Question
 from bot.texts import forecast as view
 from bot.texts import percent, t
-from bot.texts.callbacks import pack
+from bot.texts.callbacks import OpenCard, ShowResults
 
 
 async def questions_command(update: Update, context: BotContext) -> None:
@@ -48,14 +48,14 @@ async def reader_list(
         for q in open_:
             lines.append(await open_item(context, q, reader_id))
             label = t(lang, "questions.button.forecast", slug=q.slug[:40])
-            rows.append([InlineKeyboardButton(label, callback_data=pack("fo", q.id))])
+            rows.append([InlineKeyboardButton(label, callback_data=OpenCard(q.id).pack())])
         blocks.append("\n\n".join(lines))
     if done:
         lines = [t(lang, "questions.done")]
         for q in done:
             lines.append(view.settled_item(q, lang))
             label = t(lang, "questions.button.results", slug=q.slug[:40])
-            rows.append([InlineKeyboardButton(label, callback_data=pack("rs", q.id))])
+            rows.append([InlineKeyboardButton(label, callback_data=ShowResults(q.id).pack())])
         blocks.append("\n\n".join(lines))
     blocks.append(t(lang, "questions.hint"))
     return "\n\n".join(blocks), InlineKeyboardMarkup(rows)

@@ -31,13 +31,18 @@ from bot.store.admin import Score, ScoredReader
 from bot.store.db import from_iso, to_iso
 from bot.store.forecasts import Question
 from bot.texts import moment, number, percent, pick_language, t, tn
-from bot.texts.callbacks import pack
+from bot.texts.callbacks import Outcome, ResolveConfirm
 from bot.texts.forecast import reader_label, takes_forecasts
 
 logger = logging.getLogger(__name__)
 
 LEADERBOARD_SIZE = 10
-OUTCOMES = {"yes": "yes", "no": "no", "annulled": "annulled", "annul": "annulled"}
+OUTCOMES: dict[str, Outcome] = {
+    "yes": "yes",
+    "no": "no",
+    "annulled": "annulled",
+    "annul": "annulled",
+}
 LINK = re.compile(r"^https?://[^\s/]+\.\S+$", re.IGNORECASE)
 
 
@@ -86,11 +91,11 @@ async def resolve_command(update: Update, context: BotContext) -> None:
             [
                 InlineKeyboardButton(
                     t(lang, "admin.resolve.button.confirm"),
-                    callback_data=pack("rv", question.id, outcome),
+                    callback_data=ResolveConfirm(question.id, outcome).pack(),
                 ),
                 InlineKeyboardButton(
                     t(lang, "admin.resolve.button.cancel"),
-                    callback_data=pack("rv", question.id, "cancel"),
+                    callback_data=ResolveConfirm(question.id, "cancel").pack(),
                 ),
             ]
         ]
@@ -155,11 +160,10 @@ async def resolve_button(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query
     lang = context.lang
-    choices = (*OUTCOMES.values(), "cancel")
-    pressed = await admin_button(update, context, "rv", choices, id_first=True)
+    pressed = await admin_button(update, context, ResolveConfirm)
     if pressed is None:
         return
-    question, outcome = pressed
+    question, outcome = pressed[0], pressed[1].outcome
     await query.answer()
     await query.edit_message_reply_markup(None)
     if outcome == "cancel":

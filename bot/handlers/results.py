@@ -23,6 +23,7 @@ from bot.services.results import ChartCache, Freshness, ResultsCache, ResultsSna
 from bot.store.forecasts import Question
 from bot.texts import forecast as view
 from bot.texts import t
+from bot.texts.callbacks import ShowResults
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ async def results_button(update: Update, context: BotContext) -> None:
     """The "results" button."""
     query = update.callback_query
     assert query
-    question = await question_from_data(update, context, "rs")
+    question = await question_from_data(update, context, ShowResults)
     if question is None:
         return
     if not in_private(update):

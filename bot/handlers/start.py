@@ -9,7 +9,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
 from bot.handlers.common import BotContext, edit, is_reader, reply
 from bot.texts import LANGUAGES, t
-from bot.texts.callbacks import BadCallbackData, pack, unpack
+from bot.texts.callbacks import BadCallbackData, GreetingChoice, LanguageChoice
 
 # /start payloads are at most 64 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)
 PAYLOAD = re.compile(r"^(?P<action>[a-z]+)(?:_(?P<arg>[A-Za-z0-9-]{1,56}))?$")
@@ -40,10 +40,11 @@ async def send_greeting(update: Update, context: BotContext) -> None:
         [
             [
                 InlineKeyboardButton(
-                    t(lang, "start.button.stats"), callback_data=pack("go", "stats")
+                    t(lang, "start.button.stats"), callback_data=GreetingChoice("stats").pack()
                 ),
                 InlineKeyboardButton(
-                    t(lang, "start.button.forecast"), callback_data=pack("go", "forecast")
+                    t(lang, "start.button.forecast"),
+                    callback_data=GreetingChoice("forecast").pack(),
                 ),
             ]
         ]
@@ -65,7 +66,7 @@ async def help_command(update: Update, context: BotContext) -> None:
 def language_keyboard() -> InlineKeyboardMarkup:
     """One button per language, each labelled in its own language."""
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(t(code, "language.name"), callback_data=pack("lang", code))
+        [[InlineKeyboardButton(t(code, "language.name"), callback_data=LanguageChoice(code).pack())
           for code in LANGUAGES]]
     )  # fmt: skip
 
@@ -99,9 +100,7 @@ async def language_button(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query
     try:
-        (lang,) = unpack(query.data, "lang", 1)
-        if lang not in LANGUAGES:
-            raise BadCallbackData(lang)
+        lang = LanguageChoice.parse(query.data).lang
     except BadCallbackData:
         await query.answer(t(context.lang, "error.stale_button"), show_alert=True)
         return
@@ -118,7 +117,7 @@ async def go_button(update: Update, context: BotContext) -> None:
     assert query
     routes = context.bot_data.go_routes
     try:
-        (target,) = unpack(query.data, "go", 1)
+        target = GreetingChoice.parse(query.data).target
         if target not in routes:
             raise BadCallbackData(target)
     except BadCallbackData:

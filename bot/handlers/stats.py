@@ -9,9 +9,8 @@ from telegram import Message, Update
 
 from bot.handlers.common import BotContext, edit, reply
 from bot.texts import t
-from bot.texts.callbacks import BadCallbackData, unpack
+from bot.texts.callbacks import BadCallbackData, StatsCard
 from bot.texts.stats import (
-    TOPICS,
     back_keyboard,
     model_entry,
     models_list,
@@ -59,9 +58,7 @@ async def stats_button(update: Update, context: BotContext) -> None:
     assert query
     lang = context.lang
     try:
-        (topic,) = unpack(query.data, "st", 1)
-        if topic != "main" and topic not in TOPICS:
-            raise BadCallbackData(topic)
+        topic = StatsCard.parse(query.data).topic
     except BadCallbackData:
         await query.answer(t(lang, "error.stale_button"), show_alert=True)
         return

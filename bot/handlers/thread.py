@@ -18,7 +18,7 @@ from bot.services.probability import ProbabilityError, parse_forecast
 from bot.store.db import expired
 from bot.texts import channel as view
 from bot.texts import percent, t
-from bot.texts.callbacks import BadCallbackData, unpack, unpack_int
+from bot.texts.callbacks import BadCallbackData, ConfirmOffer
 
 logger = logging.getLogger(__name__)
 
@@ -119,10 +119,10 @@ async def confirm_button(update: Update, context: BotContext) -> None:
     assert query
     lang, store = context.lang, context.store
     try:
-        (offer_id,) = unpack(query.data, "cc", 1)
-        offer = await store.channel.offer(unpack_int(offer_id, 1, 2**62))
+        offer_id = ConfirmOffer.parse(query.data).offer_id
+        offer = await store.channel.offer(offer_id)
         if offer is None:
-            raise BadCallbackData(offer_id)
+            raise BadCallbackData(str(offer_id))
     except BadCallbackData:
         await query.answer(t(lang, "error.stale_button"), show_alert=True)
         return

@@ -19,7 +19,7 @@ from bot.store.forecasts import Question
 from bot.store.stats import Source, Stat
 from bot.texts import forecast as fview
 from bot.texts import percent, t, tn
-from bot.texts.callbacks import pack
+from bot.texts.callbacks import ConfirmOffer, ShowResults
 from bot.texts.stats import amount, provenance
 
 # a /start argument: at most 56 of A-Z a-z 0-9 and "-" (see bot/handlers/start.py PAYLOAD)
@@ -110,7 +110,7 @@ def public_keyboard(question: Question, bot_username: str, lang: str) -> InlineK
     if not fview.takes_forecasts(question):
         return InlineKeyboardMarkup(
             [[InlineKeyboardButton(t(lang, "forecast.button.results"),
-                                   callback_data=pack("rs", question.id))]]
+                                   callback_data=ShowResults(question.id).pack())]]
         )  # fmt: skip
     presets = fview.forecast_keyboard(question.id, lang).inline_keyboard[: len(fview.PRESETS)]
     arg = question_arg(question)
@@ -128,7 +128,7 @@ def public_keyboard(question: Question, bot_username: str, lang: str) -> InlineK
     rows.append(
         [
             InlineKeyboardButton(
-                t(lang, "forecast.button.results"), callback_data=pack("rs", question.id)
+                t(lang, "forecast.button.results"), callback_data=ShowResults(question.id).pack()
             )
         ]
     )
@@ -161,7 +161,7 @@ def offer_keyboard(offer_id: int, probability: int, lang: str) -> InlineKeyboard
     """The single "record N % as my forecast" button (only its reader may use it)."""
     label = t(lang, "channel.button.confirm", probability=percent(probability, lang))
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(label, callback_data=pack("cc", offer_id))]]
+        [[InlineKeyboardButton(label, callback_data=ConfirmOffer(offer_id).pack())]]
     )
 
 

@@ -13,7 +13,15 @@ from bot.services.results import ResultsSnapshot
 from bot.store.db import from_iso
 from bot.store.forecasts import Forecast, HistoryEntry, Question
 from bot.texts import day, moment, number, percent, t, tn
-from bot.texts.callbacks import pack
+from bot.texts.callbacks import (
+    ExactPrompt,
+    ForecastPreset,
+    NamingConsent,
+    OpenCard,
+    ReasonPrompt,
+    ShowResults,
+    WithdrawConfirm,
+)
 
 # One-tap probabilities (percent) and their catalog labels.
 PRESETS = ((5, "almost_no"), (25, "unlikely"), (50, "tossup"), (75, "likely"), (95, "almost_yes"))
@@ -166,7 +174,7 @@ def forecast_keyboard(question_id: int, lang: str) -> InlineKeyboardMarkup:
                     words=t(lang, f"forecast.label.{key}"),
                     probability=percent(p, lang),
                 ),
-                callback_data=pack("fc", question_id, p),
+                callback_data=ForecastPreset(question_id, p).pack(),
             )
         ]
         for p, key in PRESETS
@@ -174,17 +182,17 @@ def forecast_keyboard(question_id: int, lang: str) -> InlineKeyboardMarkup:
     rows.append(
         [
             InlineKeyboardButton(
-                t(lang, "forecast.button.exact"), callback_data=pack("fx", question_id)
+                t(lang, "forecast.button.exact"), callback_data=ExactPrompt(question_id).pack()
             ),
             InlineKeyboardButton(
-                t(lang, "forecast.button.reason"), callback_data=pack("fr", question_id)
+                t(lang, "forecast.button.reason"), callback_data=ReasonPrompt(question_id).pack()
             ),
         ]
     )
     rows.append(
         [
             InlineKeyboardButton(
-                t(lang, "forecast.button.results"), callback_data=pack("rs", question_id)
+                t(lang, "forecast.button.results"), callback_data=ShowResults(question_id).pack()
             )
         ]
     )
@@ -250,13 +258,18 @@ def after_keyboard(question_id: int, has_reason: bool, lang: str) -> InlineKeybo
     reason_key = "forecast.button.change_reason" if has_reason else "forecast.button.reason"
     return InlineKeyboardMarkup(
         [
-            [InlineKeyboardButton(t(lang, reason_key), callback_data=pack("fr", question_id))],
             [
                 InlineKeyboardButton(
-                    t(lang, "forecast.button.change"), callback_data=pack("fo", question_id)
+                    t(lang, reason_key), callback_data=ReasonPrompt(question_id).pack()
+                )
+            ],
+            [
+                InlineKeyboardButton(
+                    t(lang, "forecast.button.change"), callback_data=OpenCard(question_id).pack()
                 ),
                 InlineKeyboardButton(
-                    t(lang, "forecast.button.results"), callback_data=pack("rs", question_id)
+                    t(lang, "forecast.button.results"),
+                    callback_data=ShowResults(question_id).pack(),
                 ),
             ],
         ]
@@ -264,25 +277,30 @@ def after_keyboard(question_id: int, has_reason: bool, lang: str) -> InlineKeybo
 
 
 def yes_no_keyboard(
-    namespace: str, question_id: int, yes_key: str, no_key: str, lang: str
+    kind: type[NamingConsent | WithdrawConfirm],
+    question_id: int,
+    yes_key: str,
+    no_key: str,
+    lang: str,
 ) -> InlineKeyboardMarkup:
-    """Two buttons on one row: `ns:<question>:1` (yes) and `ns:<question>:0` (no)."""
+    """Two buttons on one row: `kind(question_id, True)` (yes) and `kind(question_id, False)`
+    (no)."""
     return InlineKeyboardMarkup(
         [[
-            InlineKeyboardButton(t(lang, yes_key), callback_data=pack(namespace, question_id, 1)),
-            InlineKeyboardButton(t(lang, no_key), callback_data=pack(namespace, question_id, 0)),
+            InlineKeyboardButton(t(lang, yes_key), callback_data=kind(question_id, True).pack()),
+            InlineKeyboardButton(t(lang, no_key), callback_data=kind(question_id, False).pack()),
         ]]
     )  # fmt: skip
 
 
 def consent_keyboard(question_id: int, lang: str) -> InlineKeyboardMarkup:
     """Ask once whether the reader's first name may appear next to their reasons."""
-    return yes_no_keyboard("fn", question_id, "consent.yes", "consent.no", lang)
+    return yes_no_keyboard(NamingConsent, question_id, "consent.yes", "consent.no", lang)
 
 
 def withdraw_keyboard(question_id: int, lang: str) -> InlineKeyboardMarkup:
     """Confirm or keep, for /withdraw."""
-    return yes_no_keyboard("fw", question_id, "withdraw.confirm", "withdraw.keep", lang)
+    return yes_no_keyboard(WithdrawConfirm, question_id, "withdraw.confirm", "withdraw.keep", lang)
 
 
 def history_text(

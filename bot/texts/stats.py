@@ -7,15 +7,16 @@ from __future__ import annotations
 
 from functools import cache
 from html import escape
+from typing import get_args
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.store.stats import Fact, Model, Source, Stat
 from bot.texts import month, number, percent, t, tn
-from bot.texts.callbacks import pack
+from bot.texts.callbacks import StatsCard, StatsTopic
 
 CITED_PREFIX = "setstat-"  # key of a source an admin cited with /setstat
-TOPICS = ("models", "companies", "industry", "targets", "ecosystem")
+TOPICS: tuple[StatsTopic, ...] = get_args(StatsTopic)  # the drill-downs, in button order
 
 
 def amount(stat: Stat, lang: str) -> str:
@@ -170,7 +171,9 @@ def sources_card(
 def stats_keyboard(lang: str) -> InlineKeyboardMarkup:
     """Drill-down buttons under the /stats card (two per row)."""
     buttons = [
-        InlineKeyboardButton(t(lang, f"topic.{topic}.button"), callback_data=pack("st", topic))
+        InlineKeyboardButton(
+            t(lang, f"topic.{topic}.button"), callback_data=StatsCard(topic).pack()
+        )
         for topic in TOPICS
     ]
     return InlineKeyboardMarkup([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
@@ -180,5 +183,5 @@ def stats_keyboard(lang: str) -> InlineKeyboardMarkup:
 def back_keyboard(lang: str) -> InlineKeyboardMarkup:
     """The single "back" button under a drill-down."""
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(t(lang, "stats.back"), callback_data=pack("st", "main"))]]
+        [[InlineKeyboardButton(t(lang, "stats.back"), callback_data=StatsCard("main").pack())]]
     )
