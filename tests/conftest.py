@@ -179,7 +179,7 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     for name in ("BOT_TOKEN", "ADMIN_IDS", "DATABASE_URL", "DEFAULT_LANGUAGE", "CHANNEL_ID"):
         monkeypatch.delenv(name, raising=False)
     return Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         database_url=f"sqlite:///{tmp_path / 'bot.sqlite3'}",
         admin_ids=[ADMIN_ID],
         results_reveal_min=0,

@@ -120,7 +120,8 @@ async def test_a_set_salt_is_used_as_is(harness: Harness) -> None:
 
 
 async def boom(update: Update, context: Any) -> None:
-    raise KeyError(f"secret detail of reader {update.effective_user.id if update else '-'}")
+    user = update.effective_user if update else None
+    raise KeyError(f"secret detail of reader {user.id if user else '-'}")
 
 
 @pytest.fixture

@@ -102,7 +102,9 @@ def bots() -> Any:
         bot.stop()
 
 
-def make_bot(bots: list[BotProcess], tmp_path: Path, server: EmulatorServer, **env: str):
+def make_bot(
+    bots: list[BotProcess], tmp_path: Path, server: EmulatorServer, **env: str
+) -> BotProcess:
     bot = BotProcess(tmp_path, server, **env)
     bots.append(bot)
     return bot
@@ -172,9 +174,11 @@ async def test_sigkill_during_a_burst_loses_nothing_and_doubles_nothing(
     bot.start()
     for _round in range(3):
         target = len(recorded_replies(emu)) + rng.randint(20, 300)
-        assert await server.wait_for(lambda t=target: len(recorded_replies(emu)) >= t, 30), (
-            bot.log[-3000:]
-        )
+
+        def reached(target: int = target) -> bool:
+            return len(recorded_replies(emu)) >= target
+
+        assert await server.wait_for(reached, 30), bot.log[-3000:]
         bot.kill()
         done_when_killed.append(handled_ids(bot))  # the database holds still until restart
         bot.start()

@@ -29,7 +29,7 @@ PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + (64).to_bytes(4, "big") * 2
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(_env_file=None, database_url=f"sqlite:///{tmp_path}/bot.sqlite3")  # type: ignore[call-arg]
+    return Settings(_env_file=None, database_url=f"sqlite:///{tmp_path}/bot.sqlite3")
 
 
 # -- rendering helpers --------------------------------------------------------------------------
@@ -51,6 +51,7 @@ def test_links_and_keyboards_render_as_plain_text() -> None:
 
 
 async def menu(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    assert update.effective_message is not None
     keyboard = InlineKeyboardMarkup(
         [
             [InlineKeyboardButton("Models", callback_data="m")],
@@ -59,7 +60,7 @@ async def menu(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
     await update.effective_message.reply_text(
         "<b>Menu</b>", parse_mode="HTML", reply_markup=keyboard
-    )  # type: ignore[union-attr]
+    )
 
 
 async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -68,9 +69,10 @@ async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    assert update.effective_message is not None
     await update.effective_message.reply_text(
         "Your number?", reply_markup=ForceReply(selective=True)
-    )  # type: ignore[union-attr]
+    )
 
 
 async def files(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
