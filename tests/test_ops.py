@@ -161,7 +161,7 @@ async def test_error_reports_are_rate_limited_then_summed_up(
     assert len(reports(await alerting.send(anna, "/boom"))) == 1
     assert reports(await alerting.send(anna, "/boom")) == []
     assert reports(await alerting.send(anna, "/boom")) == []
-    (job,) = alerting.app.job_queue.get_jobs_by_name(alerts.FLUSH_JOB)
+    (job,) = alerting.job_queue.get_jobs_by_name(alerts.FLUSH_JOB)
     before = len(alerting.emu.calls)
     await job.run(alerting.app)
     job.schedule_removal()
