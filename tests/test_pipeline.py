@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +85,7 @@ class BotProcess:
 
 
 @pytest.fixture
-async def server() -> Any:
+async def server() -> AsyncIterator[EmulatorServer]:
     emu = Emulator(bot_id=424242)
     srv = EmulatorServer(emu)
     await srv.start()
@@ -95,7 +96,7 @@ async def server() -> Any:
 
 
 @pytest.fixture
-def bots() -> Any:
+def bots() -> Iterator[list[BotProcess]]:
     started: list[BotProcess] = []
     yield started
     for bot in started:
