@@ -11,12 +11,14 @@ import json
 import logging
 import os
 from collections.abc import AsyncIterator, Iterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import SecretStr
+from telegram.ext import Application, JobQueue
 
 from bot.app import build_application, running
 from bot.config import Settings
@@ -81,8 +83,8 @@ class Harness:
     def __init__(self, settings: Settings, emu: Emulator) -> None:
         self.settings = settings
         self.emu = emu
-        self.app: Any = None
-        self._running: Any = None
+        self.app: Application[Any, Any, Any, Any, Any, Any]  # set by start()
+        self._running: AbstractAsyncContextManager[None] | None = None
 
     async def start(self) -> None:
         """Build and start a fresh application on the same database and emulator."""
@@ -93,12 +95,21 @@ class Harness:
 
     async def stop(self) -> None:
         """Stop the application (closing the store)."""
+        assert self._running is not None, "stop() before start()"
         await self._running.__aexit__(None, None, None)
+        self._running = None
 
     async def restart(self) -> None:
         """Simulate a bot restart: everything in memory is lost, SQLite stays."""
         await self.stop()
         await self.start()
+
+    @property
+    def job_queue(self) -> JobQueue[Any]:
+        """The running application's job queue: tests run its jobs with `job.run(app)`
+        instead of waiting for their interval."""
+        assert self.app.job_queue is not None
+        return self.app.job_queue
 
     @property
     def store(self) -> Store:
@@ -179,7 +190,7 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     for name in ("BOT_TOKEN", "ADMIN_IDS", "DATABASE_URL", "DEFAULT_LANGUAGE", "CHANNEL_ID"):
         monkeypatch.delenv(name, raising=False)
     return Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         database_url=f"sqlite:///{tmp_path / 'bot.sqlite3'}",
         admin_ids=[ADMIN_ID],
         results_reveal_min=0,

@@ -54,6 +54,7 @@ def test_plural_messages_have_every_form() -> None:
                 catalog = read_po(fp, locale=lang)
             for message in catalog:
                 if message.id and message.pluralizable:
+                    assert isinstance(message.string, tuple | list), (lang, message.id)
                     forms = list(message.string)
                     assert len(forms) == NPLURALS[lang] and all(forms), (lang, message.id)
 

@@ -78,7 +78,7 @@ async def run_tally(harness: Harness, message_id: int | None = None, count: int 
     if state is not None:
         for key in state.last_edit:
             state.last_edit[key] -= INTERVAL
-    for job in app.job_queue.jobs():
+    for job in harness.job_queue.jobs():
         if job.name and job.name.startswith("tally:") and job.name != "tally:all":
             job.schedule_removal()
             await job.run(app)
@@ -212,7 +212,7 @@ async def test_tally_lost_in_a_restart_is_caught_up_after_start(
     await harness.tap(bob, card, f"fc:{await qid(harness)}:25")
     await harness.restart()  # the scheduled edit is lost with the job queue
     assert edits_of(emu, card["message_id"]) == []
-    [job] = harness.app.job_queue.get_jobs_by_name("tally:all")
+    [job] = harness.job_queue.get_jobs_by_name("tally:all")
     await job.run(harness.app)
     assert len(edits_of(emu, card["message_id"])) == 1
     assert "1 участник" in plain(emu.last_sent(CHANNEL_ID)["text"])

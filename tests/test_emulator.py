@@ -459,12 +459,20 @@ def test_run_polling_picks_up_a_queued_update(emu: Emulator, anna: dict[str, Any
         if emu.sent(chat["id"]):
             context.application.stop_running()
 
-    async def post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-        loop = asyncio.get_running_loop()
-        # queued after getUpdates started waiting (timeout 10 s): the wait must end early
-        loop.call_later(0.3, emu.queue, emu.message(anna, chat, "/stats"))
-        loop.call_later(5, application.stop_running)  # a safety net, never reached
+    long_poll = emu.api_get_updates
+    queued: list[dict[str, Any]] = []
 
+    async def queue_while_waiting(params: dict[str, Any], files: Any) -> list[dict[str, Any]]:
+        # one update, queued once the first long poll waits (timeout 10 s): it must end early
+        if float(params.get("timeout") or 0) > 0 and not queued:
+            queued.append(emu.message(anna, chat, "/stats"))
+            asyncio.get_running_loop().call_soon(emu.queue, queued[0])
+        return await long_poll(params, files)
+
+    async def post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        asyncio.get_running_loop().call_later(5, application.stop_running)  # a safety net
+
+    emu.api_get_updates = queue_while_waiting  # type: ignore[method-assign]
     app.add_handler(MessageHandler(filters.ALL, stop_after_reply), group=1)
     app.post_init = post_init
     loop = asyncio.new_event_loop()

@@ -32,8 +32,8 @@ def test_the_rule_and_the_setting() -> None:
     assert expired(to_iso(now - timedelta(minutes=31)), ttl, now)
     assert not expired(to_iso(now - timedelta(minutes=29)), ttl, now)
     assert not expired(to_iso(now - timedelta(days=999)), None, now)
-    assert Settings(_env_file=None).pending_ttl == ttl  # type: ignore[call-arg]
-    assert Settings(_env_file=None, pending_ttl_minutes=5).pending_ttl == timedelta(minutes=5)  # type: ignore[call-arg]
+    assert Settings(_env_file=None).pending_ttl == ttl
+    assert Settings(_env_file=None, pending_ttl_minutes=5).pending_ttl == timedelta(minutes=5)
 
 
 async def test_reason_prompt_answered_days_later_is_not_a_reason(

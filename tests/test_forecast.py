@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from bot.config import Settings
+from bot.emulator import Emulator
 from bot.services.dataset import QuestionEntry
 from tests.conftest import Harness, buttons, plain
 
@@ -220,7 +221,7 @@ async def test_results_with_chart_cached_until_forecasts_change(
 
 
 async def test_results_hidden_until_reader_forecasts(
-    settings: Settings, emu: Any, anna: dict[str, Any], bob: dict[str, Any]
+    settings: Settings, emu: Emulator, anna: dict[str, Any], bob: dict[str, Any]
 ) -> None:
     harness = Harness(settings.model_copy(update={"results_reveal_min": 10}), emu)
     await harness.start()

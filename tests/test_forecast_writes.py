@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import math
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -140,7 +140,7 @@ async def test_standing_window_follows_every_write_and_outside_changes(store: St
     await check()  # read once from SQL
     rng = random.Random(3)
     for _ in range(30):
-        ops = []
+        ops: list[Awaitable[object]] = []
         for _ in range(rng.randint(1, 40)):
             uid = rng.randint(1, 3000)
             if rng.random() < 0.2:

@@ -178,11 +178,15 @@ def _catalog(lang: str) -> dict[str, list[str]]:
             for message in read_po(fp, locale=lang):
                 if message.id:
                     key = message.id if isinstance(message.id, str) else message.id[0]
-                    strings = (
-                        message.string if isinstance(message.string, tuple) else (message.string,)
+                    raw = (
+                        message.string
+                        if isinstance(message.string, tuple | list)
+                        else (message.string,)
                     )
+                    strings = [text for text in raw if isinstance(text, str)]
+                    assert len(strings) == len(raw), f"{key} has a missing translation in {lang}"
                     assert key not in messages, f"{key} is defined twice in {lang}"
-                    messages[key] = list(strings)
+                    messages[key] = strings
     return messages
 
 

@@ -4,6 +4,7 @@ the database, and error reports to the operators' chat."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,10 @@ from bot import ops
 from bot.config import Settings
 from bot.emulator import Emulator
 from bot.handlers import alerts
+from bot.handlers.common import BotContext
 from bot.services.export_format import pseudonym
 from bot.store import Store
-from tests.conftest import ADMIN_ID, Harness
+from tests.conftest import ADMIN_ID, Harness, Step
 
 
 def count(path: Path, sql: str) -> int:
@@ -119,12 +121,13 @@ async def test_a_set_salt_is_used_as_is(harness: Harness) -> None:
 # --- error reports ----------------------------------------------------------------------------
 
 
-async def boom(update: Update, context: Any) -> None:
-    raise KeyError(f"secret detail of reader {update.effective_user.id if update else '-'}")
+async def boom(update: Update, context: BotContext) -> None:
+    user = update.effective_user if update else None
+    raise KeyError(f"secret detail of reader {user.id if user else '-'}")
 
 
 @pytest.fixture
-async def alerting(settings: Settings, emu: Emulator) -> Any:
+async def alerting(settings: Settings, emu: Emulator) -> AsyncIterator[Harness]:
     """The bot with ADMIN_ALERT_CHAT_ID set to the admin's chat, and a /boom that fails."""
     harness = Harness(settings.model_copy(update={"admin_alert_chat_id": ADMIN_ID}), emu)
     await harness.start()
@@ -133,7 +136,7 @@ async def alerting(settings: Settings, emu: Emulator) -> Any:
     await harness.stop()
 
 
-def reports(step: Any) -> list[str]:
+def reports(step: Step) -> list[str]:
     return [
         str(c.params["text"])
         for c in step.calls
@@ -160,7 +163,7 @@ async def test_error_reports_are_rate_limited_then_summed_up(
     assert len(reports(await alerting.send(anna, "/boom"))) == 1
     assert reports(await alerting.send(anna, "/boom")) == []
     assert reports(await alerting.send(anna, "/boom")) == []
-    (job,) = alerting.app.job_queue.get_jobs_by_name(alerts.FLUSH_JOB)
+    (job,) = alerting.job_queue.get_jobs_by_name(alerts.FLUSH_JOB)
     before = len(alerting.emu.calls)
     await job.run(alerting.app)
     job.schedule_removal()

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +85,7 @@ class BotProcess:
 
 
 @pytest.fixture
-async def server() -> Any:
+async def server() -> AsyncIterator[EmulatorServer]:
     emu = Emulator(bot_id=424242)
     srv = EmulatorServer(emu)
     await srv.start()
@@ -95,14 +96,16 @@ async def server() -> Any:
 
 
 @pytest.fixture
-def bots() -> Any:
+def bots() -> Iterator[list[BotProcess]]:
     started: list[BotProcess] = []
     yield started
     for bot in started:
         bot.stop()
 
 
-def make_bot(bots: list[BotProcess], tmp_path: Path, server: EmulatorServer, **env: str):
+def make_bot(
+    bots: list[BotProcess], tmp_path: Path, server: EmulatorServer, **env: str
+) -> BotProcess:
     bot = BotProcess(tmp_path, server, **env)
     bots.append(bot)
     return bot
@@ -172,9 +175,11 @@ async def test_sigkill_during_a_burst_loses_nothing_and_doubles_nothing(
     bot.start()
     for _round in range(3):
         target = len(recorded_replies(emu)) + rng.randint(20, 300)
-        assert await server.wait_for(lambda t=target: len(recorded_replies(emu)) >= t, 30), (
-            bot.log[-3000:]
-        )
+
+        def reached(target: int = target) -> bool:
+            return len(recorded_replies(emu)) >= target
+
+        assert await server.wait_for(reached, 30), bot.log[-3000:]
         bot.kill()
         done_when_killed.append(handled_ids(bot))  # the database holds still until restart
         bot.start()

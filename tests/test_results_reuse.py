@@ -60,12 +60,13 @@ async def test_chart_reused_until_enough_changes_then_redrawn_once(
 
 async def test_concurrent_requests_share_one_drawing() -> None:
     charts = ChartCache(Freshness(max_age=600, min_changes=1, min_interval=0))
-    release = threading.Event()
+    release, started = threading.Event(), threading.Event()
     calls = 0
 
     def draw() -> bytes:
         nonlocal calls
         calls += 1
+        started.set()
         assert release.wait(10)
         return b"png"
 
@@ -75,7 +76,7 @@ async def test_concurrent_requests_share_one_drawing() -> None:
         tasks.append(asyncio.get_running_loop().create_task(coro))
 
     waiting = [asyncio.ensure_future(charts.get((1, "en"), 5, draw, spawn)) for _ in range(20)]
-    await asyncio.sleep(0)
+    assert await asyncio.to_thread(started.wait, 10)  # every request is waiting on it
     release.set()
     results = await asyncio.gather(*waiting)
     assert {r.photo for r in results} == {b"png"} and calls == 1

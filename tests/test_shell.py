@@ -19,6 +19,7 @@ from telegram.ext import (
     filters,
 )
 
+import bot.shell
 from bot.config import Settings
 from bot.emulator import Emulator
 from bot.emulator.render import keyboard_lines, text_with_links
@@ -29,7 +30,7 @@ PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + (64).to_bytes(4, "big") * 2
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(_env_file=None, database_url=f"sqlite:///{tmp_path}/bot.sqlite3")  # type: ignore[call-arg]
+    return Settings(_env_file=None, database_url=f"sqlite:///{tmp_path}/bot.sqlite3")
 
 
 # -- rendering helpers --------------------------------------------------------------------------
@@ -51,6 +52,7 @@ def test_links_and_keyboards_render_as_plain_text() -> None:
 
 
 async def menu(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    assert update.effective_message is not None
     keyboard = InlineKeyboardMarkup(
         [
             [InlineKeyboardButton("Models", callback_data="m")],
@@ -59,7 +61,7 @@ async def menu(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
     await update.effective_message.reply_text(
         "<b>Menu</b>", parse_mode="HTML", reply_markup=keyboard
-    )  # type: ignore[union-attr]
+    )
 
 
 async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -68,9 +70,10 @@ async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    assert update.effective_message is not None
     await update.effective_message.reply_text(
         "Your number?", reply_markup=ForceReply(selective=True)
-    )  # type: ignore[union-attr]
+    )
 
 
 async def files(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -153,8 +156,30 @@ async def test_quit_stops(console: tuple[Console, io.StringIO]) -> None:
 # -- run_shell on the real application ---------------------------------------------------------
 
 
+@pytest.fixture
+def shell_emulators(monkeypatch: pytest.MonkeyPatch) -> list[Emulator]:
+    """The emulators run_shell creates, for inspection after it returns."""
+    made: list[Emulator] = []
+
+    class Recorded(Emulator):
+        def __init__(self) -> None:
+            super().__init__()
+            made.append(self)
+
+    monkeypatch.setattr(bot.shell, "Emulator", Recorded)
+    return made
+
+
+def assert_each_press_answered_once(emulators: list[Emulator], presses: int) -> None:
+    """Every button pressed in the console got exactly one answerCallbackQuery (the
+    invariant tests.conftest.Harness.process checks on every tap)."""
+    [emu] = emulators
+    assert len(emu.callback_answers) == presses  # each callback query answered
+    assert len(emu.calls_to("answerCallbackQuery")) == presses  # and none a second time
+
+
 async def test_run_shell_answers_a_script_and_exits_zero(
-    settings: Settings, tmp_path: Path
+    settings: Settings, tmp_path: Path, shell_emulators: list[Emulator]
 ) -> None:
     stdout = io.StringIO()
     code = await run_shell(
@@ -166,6 +191,7 @@ async def test_run_shell_answers_a_script_and_exits_zero(
     assert "[1] " in output
     assert "(edited #" in output
     assert "!!" not in output  # no Bot API call failed
+    assert_each_press_answered_once(shell_emulators, 1)
 
 
 async def test_run_shell_language_changes_the_answers(settings: Settings, tmp_path: Path) -> None:
@@ -180,7 +206,7 @@ async def test_run_shell_language_changes_the_answers(settings: Settings, tmp_pa
 
 
 async def test_run_shell_channel_post_and_its_comment_thread(
-    settings: Settings, tmp_path: Path
+    settings: Settings, tmp_path: Path, shell_emulators: list[Emulator]
 ) -> None:
     console_admin = settings.model_copy(
         update={"admin_ids": [1001], "channel_id": "@beijing_ai", "default_language": "en"}
@@ -196,3 +222,4 @@ async def test_run_shell_channel_post_and_its_comment_thread(
     assert "Forecast here in the comments" in output  # the one prompt in the thread
     assert "Reason: I think, because of Tsinghua" in output
     assert "!!" not in output  # no Bot API call failed
+    assert_each_press_answered_once(shell_emulators, 2)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from bot.emulator import Emulator
 from bot.emulator.entities import parse_html, utf16_len
 from bot.services.chart import render_chart
 from bot.services.hygiene import display_name, shorten, tg_length
@@ -70,7 +71,7 @@ async def test_reasons_lose_controls_and_bidi_overrides_only(
 
 
 async def test_a_name_with_nothing_visible_falls_back_to_reader_n(
-    harness: Harness, emu: Any
+    harness: Harness, emu: Emulator
 ) -> None:
     blank = emu.user(301, "\u2800\u200b", language_code="en")
     rtl = emu.user(302, "\u202eevil", language_code="en")
@@ -100,7 +101,7 @@ def test_names_and_shortening_helpers() -> None:
 
 @pytest.mark.parametrize("filler", ["x" * 1000, "🚀" * 1000])
 async def test_results_stay_within_the_limit_whatever_readers_write(
-    harness: Harness, emu: Any, filler: str
+    harness: Harness, emu: Emulator, filler: str
 ) -> None:
     readers = [emu.user(400 + n, f"Reader{n}", language_code="en") for n in range(5)]
     for n, reader in enumerate(readers):

@@ -8,7 +8,6 @@ import json
 import socket
 import sqlite3
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 
@@ -98,15 +97,15 @@ async def test_polling_serves_health_on_http_port(
     bots.append(bot)
     bot.start()
     assert await server.wait_for(lambda: bool(emu.calls_to("getUpdates")), 30), bot.log
-    health: dict[str, Any] = {}
-    async with aiohttp.ClientSession() as http:
-        for _attempt in range(50):  # the server starts right after the first poll
-            try:
-                async with http.get(f"http://127.0.0.1:{port}/healthz") as answer:
-                    health = await answer.json()
-                    status = answer.status
-                break
-            except aiohttp.ClientConnectionError:
-                await server.wait_for(lambda: False, 0.1)
+    # the server starts right after the first poll and logs when it listens
+    assert await server.wait_for(lambda: f"HTTP server on 127.0.0.1:{port}" in bot.log, 30), (
+        bot.log
+    )
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"http://127.0.0.1:{port}/healthz") as answer,
+    ):
+        health = await answer.json()
+        status = answer.status
     assert status == 200 and health["mode"] == "polling" and health["inbox_depth"] == 0
     assert (await bot.terminate(within=15))[0] == 0

@@ -4,8 +4,11 @@
 The store streams rows in batches (async); the format writers are synchronous and take an
 iterable. `write_export` runs the writer in a worker thread and feeds it batch by batch from
 the event loop, so neither the rows nor the output ever sit in memory whole and the writing
-itself does not block the event loop. The rows are read through the store's one connection,
-so other updates' queries queue behind the export's batches.
+itself does not block the event loop. The rows are read through the store's one connection
+(aiosqlite runs one statement at a time), so another update's query waits for the batch
+being read, not for the whole export: other chats are answered while an export runs
+(bot.pipeline.ChatOrderedProcessor handles different chats concurrently), and the admin's own
+next update waits until it is done (one chat's updates run in order).
 """
 
 from __future__ import annotations

@@ -1,7 +1,10 @@
 """Numbered schema migrations. Never edit a shipped step: add a new number.
 
-SQLite SQL: the steps use SQLite's triggers, INSERT OR REPLACE and INDEXED BY; timestamps
-are TEXT in ISO 8601 UTC and flags INTEGER 0/1. Steps are applied in order of their number.
+SQLite only: the steps create SQLite triggers (they keep the per-value and per-day counts of
+forecasts) and a partial index the forecasts repository names with INDEXED BY; the
+repositories also write with INSERT OR REPLACE. Timestamps are TEXT in ISO 8601 UTC, flags
+INTEGER 0/1. `bot.store.db.migrate` applies the steps the database lacks in order of their
+number, each in one transaction.
 """
 
 MIGRATIONS: dict[int, str] = {
