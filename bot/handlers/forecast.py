@@ -357,7 +357,7 @@ async def ask(update: Update, context: BotContext, question: Question, kind: str
     reader, so that only their reply counts."""
     assert update.effective_user and update.effective_chat and update.effective_message
     lang = context.lang
-    text = t(lang, f"prompt.{kind}", max=MAX_REASON_CHARS)
+    text: str = t(lang, f"prompt.{kind}", max=MAX_REASON_CHARS)
     if in_private(update):
         text = text[:1].upper() + text[1:]  # in groups it follows the reader's name
         sent = await update.effective_chat.send_message(text + "\n" + t(lang, "prompt.cancel"))

@@ -67,7 +67,7 @@ async def build_cards(context: BotContext, lang: str) -> list[Card]:
     """Every card, main ones first."""
     store, username = context.store, context.bot.username
     cards: list[Card] = []
-    stats_text = stats_card(await store.stats.all(), await store.stats.sources(), lang)
+    stats_text: str = stats_card(await store.stats.all(), await store.stats.sources(), lang)
     stats_text = stats_text.removesuffix("\n\n" + t(lang, "stats.hint"))
     stats_button = view.url_keyboard(
         t(lang, "inline.button.stats"), view.deep_link(username, "stats")
