@@ -9,8 +9,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from bot.emulator import parse_html
+import pytest
+
+from bot import texts
+from bot.emulator import Emulator, EntityParseError, parse_html
 from bot.services.dataset import load_dataset
+from bot.texts import t, t_plain
 from tests.conftest import Harness, buttons, plain
 from tests.test_channel import (  # noqa: F401  (fixtures)
     auto_forward,
@@ -29,6 +33,23 @@ SLUG = "ai-jobs-2031"
 def seen(message: dict[str, Any]) -> str:
     """A sent message's text (or caption) as the reader sees it."""
     return plain(message.get("text") or message.get("caption") or "")
+
+
+def test_rendering_escapes_each_value_once_and_the_plain_variant_none() -> None:
+    html = t("en", "forecast.on_question", question="R&D <b>")
+    assert html == "Question: R&amp;D &lt;b&gt;"
+    # a rendered piece inside another is not escaped again
+    assert (
+        t("en", "forecast.on_question", question=html) == "Question: Question: R&amp;D &lt;b&gt;"
+    )
+    assert texts.plain(html) == "Question: R&D <b>" == parse_html(html)[0]
+    assert t_plain("en", "forecast.on_question", question="R&D <b>") == "Question: R&D <b>"
+    # the emulator refuses what Telegram refuses (a bare "<", an unknown tag) and, like
+    # Telegram, keeps an "&" that starts no entity as it is
+    for broken in ("Question: R&D <b>", "Question: <script>", "<b>open"):
+        with pytest.raises(EntityParseError):
+            parse_html(broken)
+    assert parse_html("R&D &copy;")[0] == "R&D &copy;"
 
 
 async def create_question(harness: Harness, admin: dict[str, Any]) -> int:
@@ -98,7 +119,7 @@ async def test_a_question_typed_with_html_characters_reads_as_typed_everywhere(
 
 
 async def test_typed_reasons_names_and_lookups_read_as_typed(
-    harness: Harness, emu: Any, anna: dict[str, Any]
+    harness: Harness, emu: Emulator, anna: dict[str, Any]
 ) -> None:
     tom = emu.user(104, NAME, language_code="en")
     step = await harness.send(tom, f"/forecast 70 {HOSTILE}")
@@ -127,7 +148,7 @@ async def test_typed_reasons_names_and_lookups_read_as_typed(
 
 async def test_a_comment_in_the_thread_names_its_author_and_reason_as_typed(
     harness: Harness,
-    emu: Any,
+    emu: Emulator,
     admin: dict[str, Any],
     channel: dict[str, Any],  # noqa: F811
     discussion: dict[str, Any],  # noqa: F811

@@ -13,8 +13,8 @@ unless the value is already Markup — a piece rendered by another `t` call, or 
 way. So a text composed of Markup pieces never needs an escape call, and a plain `str`
 concatenated to Markup (``markup + "..."``) is escaped too. Texts that Telegram does not parse
 as HTML (button labels, callback query alerts, inline result titles, command descriptions,
-plain-text messages) take `t_plain` / `tn_plain`: the same message with the values as given;
-`plain` turns rendered HTML into the text a reader sees.
+plain-text messages) take `t_plain`: the same message with the values as given; `plain`
+turns rendered HTML into the text a reader sees (for an alert made from a rendered text).
 """
 
 from __future__ import annotations
@@ -164,12 +164,6 @@ def tn(lang: str, key: str, count: int, /, **values: object) -> Markup:
     """
     text = Markup(_plural(lang, key, count))  # noqa: S704 - catalog messages are trusted HTML
     return text.format(count=count, **values)
-
-
-def tn_plain(lang: str, key: str, count: int, /, **values: object) -> str:
-    """The plural form of `key` for `count` as plain text (see `t_plain`). Raises KeyError
-    when the entry is missing."""
-    return _plural(lang, key, count).format(count=count, **values)
 
 
 _TAG = re.compile(r"<[^>]+>")
