@@ -141,8 +141,8 @@ async def test_typed_reasons_names_and_lookups_read_as_typed(
     lookup = await harness.send(anna, f"/models {HOSTILE}")
     assert f"«{HOSTILE}»" in lookup.text
     assert "Ernie Bot, Doubao, GLM, Kimi" in lookup.text
-    unknown = await harness.send(anna, f"/results {HOSTILE}")
-    assert unknown.errors == [] and unknown.texts
+    unknown = await harness.send(anna, "/results r&d<b>x")
+    assert "«r&d<b>x»" in unknown.text and "talent-hub-2030" in unknown.text
     assert harness.emu.failed_calls() == []
 
 
