@@ -9,9 +9,7 @@ logged.
 from __future__ import annotations
 
 import logging
-import re
 from datetime import UTC, date, datetime, timedelta
-from html import escape
 from typing import Any, TypeVar
 
 from babel.numbers import format_decimal
@@ -27,7 +25,7 @@ from bot.handlers.common import (
 from bot.services.notify import question_changed
 from bot.store.db import from_iso
 from bot.store.forecasts import Question
-from bot.texts import day, moment, number, t
+from bot.texts import day, moment, number, plain, t, t_plain
 from bot.texts.callbacks import AdminAction, BadCallbackData, QuestionAction, ResolveConfirm
 from bot.texts.forecast import outcome_text, takes_forecasts
 
@@ -120,7 +118,7 @@ async def unknown_question(update: Update, context: BotContext, slug: str) -> No
     """Reply that `slug` names no question, listing the slugs there are."""
     assert update.effective_message
     slugs = ", ".join(q.slug for q in await context.store.questions.all()) or "—"
-    text = t(context.lang, "admin.question.unknown", slug=escape(slug[:64]), slugs=slugs)
+    text = t(context.lang, "admin.question.unknown", slug=slug[:64], slugs=slugs)
     await reply(update.effective_message, text)
 
 
@@ -162,7 +160,7 @@ async def admin_command(update: Update, context: BotContext) -> None:
             t(
                 lang,
                 "admin.dashboard.question",
-                slug=escape(q.slug),
+                slug=q.slug,
                 status=status,
                 default=t(lang, "admin.default_mark") if q.is_default else "",
                 standing=number(q.standing, lang),
@@ -198,7 +196,7 @@ async def moderation_text(context: BotContext, lang: str) -> str:
                 lang,
                 f"admin.dashboard.moderation.{entry.action}",
                 at=moment(from_iso(entry.at), lang),
-                handle=escape(entry.handle or t(lang, "admin.dashboard.moderation.deleted")),
+                handle=entry.handle or t(lang, "admin.dashboard.moderation.deleted"),
                 admin=entry.admin_id if entry.admin_id is not None else "—",
             )
         )
@@ -224,8 +222,8 @@ async def questions_text(
             t(
                 lang,
                 "admin.questions.item" if takes_forecasts(q) else "admin.questions.item_settled",
-                slug=escape(q.slug),
-                text=escape(q.text(lang)),
+                slug=q.slug,
+                text=q.text(lang),
                 status=status_text(q, lang),
                 default=t(lang, "admin.default_mark") if q.is_default else "",
                 standing=number(c.standing if c else 0, lang),
@@ -244,7 +242,7 @@ async def questions_text(
             rows.append(
                 [
                     InlineKeyboardButton(
-                        t(lang, key, slug=q.slug[:20]),
+                        t_plain(lang, key, slug=q.slug[:20]),
                         callback_data=QuestionAction(action, q.id).pack(),
                     )
                     for key, action in buttons
@@ -297,7 +295,7 @@ async def run_questions(update: Update, context: BotContext, args: list[str]) ->
 
 async def change_question(context: BotContext, question: Question, action: str, lang: str) -> str:
     """Close, reopen or make default; returns the confirmation (or why not) in `lang`."""
-    slug = escape(question.slug)
+    slug = question.slug
     if action == "default":
         await context.store.admin.set_default(question.id)
         return t(lang, "admin.questions.defaulted", slug=slug)
@@ -319,7 +317,7 @@ async def question_button(update: Update, context: BotContext) -> None:
         return
     question, action = pressed[0], pressed[1].action
     done = await change_question(context, question, action, lang)
-    await query.answer(re.sub(r"<[^>]+>", "", done)[:190])
+    await query.answer(plain(done)[:190])
     text, markup = await questions_text(context, lang)
     if isinstance(query.message, Message):
         await edit(query.message, text, reply_markup=markup)

@@ -19,7 +19,7 @@ from telegram import Update
 from telegram.error import TelegramError
 
 from bot.handlers.common import BotContext
-from bot.texts import t
+from bot.texts import t_plain
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ async def report_error(update: object, context: BotContext) -> None:
             job_queue.run_once(flush_job, when=delay, name=FLUSH_JOB)
         return
     state.last_sent = now
-    text = t(
+    text = t_plain(
         context.settings.default_language,
         "alert.error",
         error=type(context.error).__name__,
@@ -114,7 +114,7 @@ async def flush_job(context: BotContext) -> None:
     if not state.pending or chat_id is None:
         return
     count, state.pending, state.last_sent = state.pending, 0, time.monotonic()
-    text = t(context.settings.default_language, "alert.more", count=count)
+    text = t_plain(context.settings.default_language, "alert.more", count=count)
     await _send(context, chat_id, text)
 
 

@@ -12,9 +12,9 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from html import escape
 from typing import Any
 
+from markupsafe import Markup
 from telegram import ChatMemberAdministrator, ChatMemberOwner, Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
@@ -66,7 +66,7 @@ async def current_tally(context: BotContext, question: Question) -> tuple[int, f
     return view.shown_tally(snap, context.settings.results_reveal_min)
 
 
-def tally_text(context: BotContext, shown: tuple[int, float | None], lang: str) -> str:
+def tally_text(context: BotContext, shown: tuple[int, float | None], lang: str) -> Markup:
     """The tally line for (count, median)."""
     return view.tally_line(shown[0], shown[1], context.settings.results_reveal_min, lang)
 
@@ -107,7 +107,7 @@ async def post_command(update: Update, context: BotContext) -> None:
     question = await _question_to_post(update, context)
     if question is None:
         return
-    shown_name = escape(settings.channel_id)
+    shown_name = settings.channel_id
     chat_id = await _check_channel(update, context, channel_target(settings.channel_id))
     if chat_id is None:
         return
@@ -126,7 +126,7 @@ async def post_command(update: Update, context: BotContext) -> None:
     except (Forbidden, BadRequest) as exc:
         logger.warning("Posting to %s failed: %s", settings.channel_id, exc.message)
         key = "channel.post.not_admin" if _is_rights_error(exc) else "channel.post.failed"
-        await reply(message, t(lang, key, channel=shown_name, error=escape(exc.message)))
+        await reply(message, t(lang, key, channel=shown_name, error=exc.message))
         return
     await context.store.channel.add_post(
         sent.chat_id,
@@ -147,7 +147,7 @@ async def post_command(update: Update, context: BotContext) -> None:
         t(
             lang,
             "channel.post.done",
-            slug=escape(question.slug),
+            slug=question.slug,
             channel=shown_name,
             link=link,
             seconds=f"{settings.tally_interval_seconds:g}",
@@ -167,13 +167,11 @@ async def _question_to_post(update: Update, context: BotContext) -> Question | N
             await reply(update.effective_message, t(lang, "channel.post.no_question"))
             return None
         slugs = ", ".join(q.slug for q in await store.questions.all()) or "—"
-        text = t(lang, "channel.post.unknown_question", slug=escape(slug), slugs=escape(slugs))
+        text = t(lang, "channel.post.unknown_question", slug=slug, slugs=slugs)
         await reply(update.effective_message, text)
         return None
     if question.status != "open":
-        await reply(
-            update.effective_message, t(lang, "channel.post.closed", slug=escape(question.slug))
-        )
+        await reply(update.effective_message, t(lang, "channel.post.closed", slug=question.slug))
         return None
     return question
 
@@ -183,7 +181,7 @@ async def _check_channel(update: Update, context: BotContext, target: int | str)
     there; otherwise replies with what to fix and returns None."""
     assert update.effective_message
     lang = context.lang
-    shown_name = escape(context.settings.channel_id or "")
+    shown_name = context.settings.channel_id or ""
     try:
         chat = await context.bot.get_chat(target)
     except (BadRequest, Forbidden) as exc:
@@ -195,7 +193,7 @@ async def _check_channel(update: Update, context: BotContext, target: int | str)
     if chat.type != ChatType.CHANNEL:
         await reply(
             update.effective_message,
-            t(lang, "channel.post.not_a_channel", channel=shown_name, type=escape(chat.type)),
+            t(lang, "channel.post.not_a_channel", channel=shown_name, type=chat.type),
         )
         return None
     try:

@@ -8,7 +8,6 @@ forecast is judged against rules they did not see.
 from __future__ import annotations
 
 import logging
-from html import escape
 
 from telegram import Update
 
@@ -48,7 +47,7 @@ async def criteria_command(update: Update, context: BotContext) -> None:
         return
     changed_at = await context.store.admin.set_criteria(question.id, **{f"criteria_{which}": text})
     if changed_at is None:
-        await reply(message, t(lang, "admin.criteria.resolved", slug=escape(question.slug)))
+        await reply(message, t(lang, "admin.criteria.resolved", slug=question.slug))
         return
     updated = await context.store.questions.get(question.id)
     assert updated is not None
@@ -56,4 +55,4 @@ async def criteria_command(update: Update, context: BotContext) -> None:
     await question_changed(context, question.id)
     key = "admin.criteria.done_noted" if updated.criteria_changed_at else "admin.criteria.done"
     when = day(from_iso(changed_at).date(), lang)
-    await reply(message, t(lang, key, slug=escape(question.slug), language=which, date=when))
+    await reply(message, t(lang, key, slug=question.slug, language=which, date=when))

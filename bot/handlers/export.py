@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from html import escape
 
 from telegram import Update
 from telegram.constants import ChatAction
@@ -101,15 +100,15 @@ async def run_export(update: Update, context: BotContext, args: list[str]) -> No
         ) as files:
             for file in files:
                 key = "admin.export.caption_zipped" if file.zipped else "admin.export.caption"
-                caption = tn(lang, key, file.rows, slug=escape(question.slug))
+                caption = tn(lang, key, file.rows, slug=question.slug)
                 await message.reply_document(file.path, filename=file.filename, caption=caption)
             empty = any(f.rows == 0 for f in files)
     except UploadTooLargeError:
         logger.warning("Export of %s too large to upload even zipped", question.slug)
-        await reply(message, t(lang, "admin.export.too_large", slug=escape(question.slug)))
+        await reply(message, t(lang, "admin.export.too_large", slug=question.slug))
         return
     user_id = update.effective_user.id if update.effective_user else None
     logger.info("Admin %s exported %s (%s)", user_id, question.slug,
                 ", ".join(f.filename for f in files))  # fmt: skip
     if empty:
-        await reply(message, t(lang, "admin.export.empty", slug=escape(question.slug)))
+        await reply(message, t(lang, "admin.export.empty", slug=question.slug))

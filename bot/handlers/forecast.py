@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 import re
-from html import escape
 
+from markupsafe import Markup
 from telegram import ForceReply, Message, Update
 from telegram.constants import ChatType
 
@@ -28,7 +28,7 @@ from bot.services.probability import (
 )
 from bot.store.forecasts import Question
 from bot.texts import forecast as view
-from bot.texts import percent, pick_language, t, tn
+from bot.texts import percent, pick_language, plain, t, tn
 from bot.texts.callbacks import (
     BadCallbackData,
     ExactPrompt,
@@ -128,18 +128,18 @@ async def unknown_slug(update: Update, context: BotContext, slug: str) -> None:
     assert update.effective_message
     lang = context.lang
     questions = await context.store.questions.all()
-    slugs = ", ".join(f"<code>{escape(q.slug)}</code>" for q in questions)
-    text = t(lang, "questions.unknown", slug=escape(slug[:64]), slugs=slugs or "—")
+    slugs = view.slug_list(q.slug for q in questions)
+    text = t(lang, "questions.unknown", slug=slug[:64], slugs=slugs or "—")
     await reply(update.effective_message, text)
 
 
-def mention(update: Update) -> str:
+def mention(update: Update) -> Markup:
     """An HTML mention of the reader (a text mention works without a username)."""
     user = update.effective_user
     assert user
     fallback = t(pick_language(user.language_code, "en"), "results.a_reader")
     name = display_name(user.first_name) or fallback
-    return f'<a href="tg://user?id={user.id}">{escape(name)}</a>'
+    return view.user_mention(user.id, name)
 
 
 async def refuse_non_reader(update: Update, context: BotContext) -> bool:
@@ -174,7 +174,7 @@ async def refuse_closed(update: Update, context: BotContext, question: Question)
     if await naming(context, question):
         text += " " + t(context.lang, "forecast.on_question", question=question.text(context.lang))
     if update.callback_query:
-        await update.callback_query.answer(text, show_alert=True)
+        await update.callback_query.answer(plain(text), show_alert=True)
     elif update.effective_message:
         await reply(update.effective_message, text)
     return True
@@ -368,7 +368,7 @@ async def ask(update: Update, context: BotContext, question: Question, kind: str
     reader, so that only their reply counts."""
     assert update.effective_user and update.effective_chat and update.effective_message
     lang = context.lang
-    text = t(lang, f"prompt.{kind}", max=MAX_REASON_CHARS)
+    text: str = t(lang, f"prompt.{kind}", max=MAX_REASON_CHARS)
     if in_private(update):
         text = text[:1].upper() + text[1:]  # in groups it follows the reader's name
         sent = await update.effective_chat.send_message(text + "\n" + t(lang, "prompt.cancel"))

@@ -9,7 +9,6 @@ user (cards are in the reader's language).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from html import escape
 from typing import Any
 
 from telegram import (
@@ -25,7 +24,7 @@ from bot.handlers.results import results_cache
 from bot.services.results import ResultsSnapshot
 from bot.store.forecasts import Question
 from bot.store.stats import Model
-from bot.texts import LANGUAGES, t
+from bot.texts import LANGUAGES, t, t_plain
 from bot.texts import channel as view
 from bot.texts import forecast as fview
 from bot.texts.stats import model_entry, stats_card
@@ -68,7 +67,7 @@ async def build_cards(context: BotContext, lang: str) -> list[Card]:
     """Every card, main ones first."""
     store, username = context.store, context.bot.username
     cards: list[Card] = []
-    stats_text = stats_card(await store.stats.all(), await store.stats.sources(), lang)
+    stats_text: str = stats_card(await store.stats.all(), await store.stats.sources(), lang)
     stats_text = stats_text.removesuffix("\n\n" + t(lang, "stats.hint"))
     stats_button = view.url_keyboard(
         t(lang, "inline.button.stats"), view.deep_link(username, "stats")
@@ -106,9 +105,7 @@ def _question_cards(
         view.deep_link(context.bot.username, "forecast", view.question_arg(question)),
     )
     words = " ".join([question.text_ru, question.text_en, question.slug])
-    results_text = t(
-        lang, "inline.results.text", question=escape(question.text(lang)), tally=tally
-    )
+    results_text = t(lang, "inline.results.text", question=question.text(lang), tally=tally)
     return [
         Card(
             _article(
@@ -142,7 +139,7 @@ def _model_card(model: Model, lang: str, markup: Any) -> Card:
     return Card(
         _article(
             f"model-{model.slug}"[:64],
-            t(lang, "inline.model.title", name=model.name, maker=model.maker),
+            t_plain(lang, "inline.model.title", name=model.name, maker=model.maker),
             model.description(lang),
             model_entry(model, lang),
             markup,

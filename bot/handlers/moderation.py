@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import math
 from datetime import UTC, datetime, timedelta
-from html import escape
 
 from telegram import Update
 
@@ -75,7 +74,7 @@ async def moderate(update: Update, context: BotContext, args: list[str], *, hide
     if args:
         reader = await context.store.users.by_handle(args[0])
         if reader is None:
-            await reply(message, t(lang, "admin.hide.unknown", handle=escape(args[0][:32])))
+            await reply(message, t(lang, "admin.hide.unknown", handle=args[0][:32]))
             return
     else:
         assert replied and replied.from_user
@@ -97,7 +96,7 @@ async def moderate(update: Update, context: BotContext, args: list[str], *, hide
     who = who_text(reader, lang) if private else t(lang, "admin.hide.who_this")
     text = t(lang, key, who=who)
     if private and done and hide:
-        text += "\n" + t(lang, "admin.hide.undo", handle=escape(reader.handle or ""))
+        text += "\n" + t(lang, "admin.hide.undo", handle=reader.handle or "")
     await reply(message, text)
 
 
@@ -106,8 +105,8 @@ def who_text(reader: Reader, lang: str) -> str:
     return t(
         lang,
         "admin.hide.who",
-        handle=escape(reader.handle or "—"),
-        name=escape(reader.first_name[:40] or "—"),
+        handle=reader.handle or "—",
+        name=reader.first_name[:40] or "—",
     )
 
 
@@ -124,9 +123,9 @@ async def shown_list(context: BotContext) -> str:
             t(
                 lang,
                 "admin.hide.shown_item",
-                handle=escape(r.handle or "—"),
-                name=f" ({escape(r.name[:40])})" if r.name else "",
-                reason=escape(r.reason[:200]),
+                handle=r.handle or "—",
+                name=f" ({r.name[:40]})" if r.name else "",
+                reason=r.reason[:200],
             )
         )
     return "\n".join(lines)
@@ -144,8 +143,8 @@ async def hidden_list(context: BotContext) -> str:
             t(
                 lang,
                 "admin.unhide.hidden_item",
-                handle=escape(h.handle or "—"),
-                name=escape(h.first_name[:40] or "—"),
+                handle=h.handle or "—",
+                name=h.first_name[:40] or "—",
                 at=moment(from_iso(h.hidden_at), lang),
                 admin=h.hidden_by if h.hidden_by is not None else "—",
             )

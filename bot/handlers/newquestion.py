@@ -7,7 +7,6 @@ import json
 import logging
 import re
 from datetime import UTC, date, datetime, time
-from html import escape
 
 import aiosqlite
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -140,11 +139,11 @@ def draft_summary(answers: dict[str, str], lang: str) -> str:
     return t(
         lang,
         "admin.newq.summary",
-        slug=escape(answers["slug"]),
-        text_ru=escape(answers["text_ru"]),
-        text_en=escape(answers["text_en"]),
-        criteria_ru=escape(answers["criteria_ru"]),
-        criteria_en=escape(answers["criteria_en"]),
+        slug=answers["slug"],
+        text_ru=answers["text_ru"],
+        text_en=answers["text_en"],
+        criteria_ru=answers["criteria_ru"],
+        criteria_en=answers["criteria_en"],
         closes=day(from_iso(answers["closes_at"]).date(), lang),
         resolve_by=day(from_iso(answers["resolve_by"]).date(), lang),
     )
@@ -179,9 +178,7 @@ async def draft_input(update: Update, context: BotContext) -> None:
     if error is not None:
         await reply(
             message,
-            t(lang, error, slug=escape(value[:64]))
-            + "\n\n"
-            + t(lang, f"admin.newq.ask.{draft.step}"),
+            t(lang, error, slug=value[:64]) + "\n\n" + t(lang, f"admin.newq.ask.{draft.step}"),
             reply_markup=cancel_keyboard(lang),
         )
         raise ApplicationHandlerStop
@@ -245,4 +242,4 @@ async def newquestion_button(update: Update, context: BotContext) -> None:
     await query.answer()
     await query.edit_message_reply_markup(None)
     key = "admin.newq.created_default" if question.is_default else "admin.newq.created"
-    await reply_to_query(update, t(lang, key, slug=escape(question.slug)))
+    await reply_to_query(update, t(lang, key, slug=question.slug))

@@ -9,7 +9,7 @@ from bot.handlers import admin
 from bot.handlers.common import BotContext, is_reader, reply
 from bot.store.forecasts import Question
 from bot.texts import forecast as view
-from bot.texts import percent, t
+from bot.texts import percent, t, t_plain
 from bot.texts.callbacks import OpenCard, ShowResults
 
 
@@ -42,19 +42,20 @@ async def reader_list(
     for q in questions:
         (open_ if view.takes_forecasts(q) else done).append(q)
     open_.sort(key=lambda q: (not q.is_default, q.closes_at))
-    blocks, rows = [t(lang, "questions.title")], []
+    blocks: list[str] = [t(lang, "questions.title")]
+    rows = []
     if open_:
-        lines = [t(lang, "questions.open")]
+        lines: list[str] = [t(lang, "questions.open")]
         for q in open_:
             lines.append(await open_item(context, q, reader_id))
-            label = t(lang, "questions.button.forecast", slug=q.slug[:40])
+            label = t_plain(lang, "questions.button.forecast", slug=q.slug[:40])
             rows.append([InlineKeyboardButton(label, callback_data=OpenCard(q.id).pack())])
         blocks.append("\n\n".join(lines))
     if done:
         lines = [t(lang, "questions.done")]
         for q in done:
             lines.append(view.settled_item(q, lang))
-            label = t(lang, "questions.button.results", slug=q.slug[:40])
+            label = t_plain(lang, "questions.button.results", slug=q.slug[:40])
             rows.append([InlineKeyboardButton(label, callback_data=ShowResults(q.id).pack())])
         blocks.append("\n\n".join(lines))
     blocks.append(t(lang, "questions.hint"))

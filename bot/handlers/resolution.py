@@ -6,8 +6,8 @@ import logging
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from html import escape
 
+from markupsafe import Markup
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import Forbidden, TelegramError
 
@@ -75,14 +75,14 @@ async def resolve_command(update: Update, context: BotContext) -> None:
         return
     link, note = link_and_note(message.text or "")
     if len(args) >= 3 and link is None and args[2].lower().startswith(("http:", "https:", "www.")):
-        await reply(message, t(lang, "admin.resolve.bad_link", link=escape(args[2][:200])))
+        await reply(message, t(lang, "admin.resolve.bad_link", link=args[2][:200]))
         return
     question = await find_question(context, args[0])
     if question is None:
         await unknown_question(update, context, args[0])
         return
     if question.status == "resolved":
-        await reply(message, t(lang, "admin.resolve.already", slug=escape(question.slug),
+        await reply(message, t(lang, "admin.resolve.already", slug=question.slug,
                                status=status_text(question, lang)))  # fmt: skip
         return
     forecasters = await context.store.admin.count_forecasts(question.id)
@@ -104,15 +104,15 @@ async def resolve_command(update: Update, context: BotContext) -> None:
         lang,
         "admin.resolve.confirm_annulled" if outcome == "annulled" else "admin.resolve.confirm",
         forecasters,
-        slug=escape(question.slug),
-        text=escape(question.text(lang)),
+        slug=question.slug,
+        text=question.text(lang),
         outcome=t(lang, f"admin.outcome.{outcome}"),
         forecasters=number(forecasters, lang),
     )
     if link:
-        text += "\n" + t(lang, "questions.resolution_link", url=escape(link, quote=True))
+        text += "\n" + t(lang, "questions.resolution_link", url=link)
     if note:
-        text += "\n" + t(lang, "questions.resolution_note", note=escape(note))
+        text += "\n" + t(lang, "questions.resolution_note", note=note)
     if takes_forecasts(question):
         closes = from_iso(question.closes_at)
         text += "\n\n" + t(lang, "admin.resolve.early", closes=moment(closes, lang))
@@ -182,14 +182,14 @@ async def resolve_button(update: Update, context: BotContext) -> None:
     ):
         await reply_to_query(
             update,
-            t(lang, "admin.resolve.already", slug=escape(question.slug),
+            t(lang, "admin.resolve.already", slug=question.slug,
               status=status_text(question, lang)),
         )  # fmt: skip
         return
     logger.info("Question %s resolved %s; %s scored", question.slug, outcome, len(scores))
     await question_changed(context, question.id)
     if outcome == "annulled":
-        await reply_to_query(update, t(lang, "admin.resolve.annulled", slug=escape(question.slug)))
+        await reply_to_query(update, t(lang, "admin.resolve.annulled", slug=question.slug))
         return
     await reply_to_query(
         update,
@@ -197,7 +197,7 @@ async def resolve_button(update: Update, context: BotContext) -> None:
             lang,
             "admin.resolve.done",
             len(scores),
-            slug=escape(question.slug),
+            slug=question.slug,
             outcome=t(lang, f"admin.outcome.{outcome}"),
             scored=number(len(scores), lang),
         ),
@@ -231,7 +231,7 @@ def score_message(
     return t(
         lang,
         "admin.score.message",
-        question=escape(question.text(lang)),
+        question=question.text(lang),
         outcome=t(lang, f"admin.outcome.{question.resolution}"),
         final=final,
         final_brier=brier_text(score.final_brier, lang),
@@ -309,7 +309,7 @@ async def leaderboard_command(update: Update, context: BotContext) -> None:
             await reply(message, t(lang, "admin.leaderboard.none_resolved"))
             return
         question = max(resolved, key=lambda q: q.resolved_at or "")
-    slug = escape(question.slug)
+    slug = question.slug
     if question.status != "resolved":
         await reply(message, t(lang, "admin.leaderboard.not_resolved", slug=slug))
         return
@@ -321,22 +321,22 @@ async def leaderboard_command(update: Update, context: BotContext) -> None:
         t(
             lang,
             "admin.leaderboard.title",
-            question=escape(question.text(lang)),
+            question=question.text(lang),
             outcome=t(lang, f"admin.outcome.{question.resolution}"),
         ),
         tn(lang, "admin.leaderboard.count", len(entries)),
     ]
     if question.resolution_note:
-        note = escape(question.resolution_note)
+        note = question.resolution_note
         lines.insert(1, t(lang, "questions.resolution_note", note=note))
     if question.resolution_link:
-        link = escape(question.resolution_link, quote=True)
+        link = question.resolution_link
         lines.insert(1, t(lang, "questions.resolution_link", url=link))
     rows = []
     for place, entry in enumerate(entries[:LEADERBOARD_SIZE], start=1):
         rows.append(leaderboard_row(place, entry, lang))
     if rows:
-        lines.append("\n".join(rows))
+        lines.append(Markup("\n").join(rows))
     mine = next((i for i, e in enumerate(entries, 1) if user and e.score.user_id == user.id), None)
     if mine is not None:
         lines.append(
@@ -352,12 +352,12 @@ async def leaderboard_command(update: Update, context: BotContext) -> None:
     await reply(message, "\n\n".join(lines))
 
 
-def leaderboard_row(place: int, entry: ScoredReader, lang: str) -> str:
+def leaderboard_row(place: int, entry: ScoredReader, lang: str) -> Markup:
     """ "1. Anna — 0.090 (final 0.090)"; unnamed readers (or names with nothing visible)
     under their random public handle, "a reader r-k7q2m9" (never derived from the Telegram
     id)."""
     shown = display_name((entry.first_name or "")[:40]) if entry.named_consent == 1 else None
-    name = escape(shown) if shown else reader_label(entry.handle, lang)
+    name: str = shown if shown else reader_label(entry.handle, lang)
     return t(
         lang,
         "admin.leaderboard.row",

@@ -22,7 +22,7 @@ from bot.services.chart import render_chart
 from bot.services.results import ChartCache, Freshness, ResultsCache, ResultsSnapshot
 from bot.store.forecasts import Question
 from bot.texts import forecast as view
-from bot.texts import t
+from bot.texts import plain, t
 from bot.texts.callbacks import ShowResults
 
 logger = logging.getLogger(__name__)
@@ -65,15 +65,15 @@ async def may_see(
 
 
 async def short_summary(update: Update, context: BotContext, question: Question) -> str:
-    """One line for an alert: the count and the median, or why it is hidden."""
+    """One line for an alert (plain text): the count and the median, or why it is hidden."""
     lang = context.lang
     snap = await results_cache(context).get(context.store, question)
     if not await may_see(update, context, question, snap):
         needed = context.settings.results_reveal_min
-        return view.hidden_results(snap.count, needed, lang, invite=False)
+        return plain(view.hidden_results(snap.count, needed, lang, invite=False))
     if snap.aggregate is None:
-        return t(lang, "results.empty")
-    return view.chart_caption(snap, lang)[:190]
+        return plain(t(lang, "results.empty"))
+    return plain(view.chart_caption(snap, lang))[:190]
 
 
 def freshness(context: BotContext) -> Freshness:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
@@ -35,7 +34,7 @@ async def send_greeting(update: Update, context: BotContext) -> None:
     question = await context.store.questions.default()
     text = t(lang, "start.greeting")
     if question:
-        text += "\n\n" + t(lang, "start.question", question=escape(question.text(lang)))
+        text += "\n\n" + t(lang, "start.question", question=question.text(lang))
     keyboard = InlineKeyboardMarkup(
         [
             [
@@ -133,4 +132,4 @@ async def unknown_command(update: Update, context: BotContext) -> None:
     message = update.effective_message
     assert message and message.text
     name = message.text.split()[0][:40]
-    await reply(message, t(context.lang, "error.unknown_command", command=escape(name)))
+    await reply(message, t(context.lang, "error.unknown_command", command=name))

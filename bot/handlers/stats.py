@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from html import escape
 
 from telegram import Message, Update
 
@@ -91,7 +90,7 @@ async def models_command(update: Update, context: BotContext) -> None:
     model = await store.stats.find_model(query)
     if model is None:
         known = ", ".join(m.name for m in await store.stats.models())
-        await reply(message, t(lang, "models.unknown", name=escape(query[:64]), known=known))
+        await reply(message, t(lang, "models.unknown", name=query[:64], known=known))
         return
     await reply(message, model_entry(model, lang))
 

@@ -6,7 +6,6 @@ import logging
 import math
 import re
 from dataclasses import dataclass
-from html import escape
 
 from telegram import Update
 
@@ -123,7 +122,7 @@ async def setstat_command(update: Update, context: BotContext) -> None:
     options = parse_options(lines[1:])
     if isinstance(options, tuple):
         bad, line = options
-        await reply(message, t(lang, f"admin.setstat.bad_{bad}", line=escape(line[:120])))
+        await reply(message, t(lang, f"admin.setstat.bad_{bad}", line=line[:120]))
         return
     keys = ", ".join(s.key for s in await context.store.stats.all())
     if len(args) < 2:
@@ -132,19 +131,19 @@ async def setstat_command(update: Update, context: BotContext) -> None:
     key, raw = args[0], args[1]
     stat = await context.store.stats.get(key)
     if stat is None:
-        await reply(message, t(lang, "admin.setstat.bad_key", key=escape(key[:64]), keys=keys))
+        await reply(message, t(lang, "admin.setstat.bad_key", key=key[:64], keys=keys))
         return
     value = parse_number(raw)
     if value is None:
-        await reply(message, t(lang, "admin.setstat.bad_value", value=escape(raw[:64])))
+        await reply(message, t(lang, "admin.setstat.bad_value", value=raw[:64]))
         return
     if len(args) > 2 and THOUSANDS.match(args[2]):
         # "1 000": Russian readers group thousands with a space, which splits the value
-        await reply(message, t(lang, "admin.setstat.spaced", value=escape(f"{raw} {args[2]}")))
+        await reply(message, t(lang, "admin.setstat.spaced", value=f"{raw} {args[2]}"))
         return
     problem = value_problem(stat.unit, value)
     if problem is not None:
-        await reply(message, t(lang, f"admin.setstat.{problem}", value=escape(raw)))
+        await reply(message, t(lang, f"admin.setstat.{problem}", value=raw))
         return
     period_ru, period_en = parse_period(" ".join(args[2:]))
     change = await context.store.stats.set_value(
@@ -158,7 +157,7 @@ async def setstat_command(update: Update, context: BotContext) -> None:
         source=options.source,
     )
     if change is None:
-        await reply(message, t(lang, "admin.setstat.unchanged", key=escape(key)))
+        await reply(message, t(lang, "admin.setstat.unchanged", key=key))
         return
     logger.info("Admin %s set %s from %s to %s", user.id, key, change.old_value, value)
     updated = await context.store.stats.get(key)
@@ -169,11 +168,11 @@ async def setstat_command(update: Update, context: BotContext) -> None:
         t(
             lang,
             "admin.setstat.done",
-            key=escape(key),
-            label=escape(stat.text("label", lang) or key),
+            key=key,
+            label=stat.text("label", lang) or key,
             old=plain_number(change.old_value, lang),
             new=plain_number(change.new_value, lang),
-            period=escape(change.period("new", lang) or ""),
+            period=change.period("new", lang) or "",
         )
         + "\n"
         + provenance(updated, lang, None, sources),
@@ -219,15 +218,15 @@ async def run_stathistory(update: Update, context: BotContext, args: list[str]) 
         return
     stat = await context.store.stats.get(args[0])
     if stat is None:
-        await reply(message, t(lang, "admin.setstat.bad_key", key=escape(args[0][:64]), keys=keys))
+        await reply(message, t(lang, "admin.setstat.bad_key", key=args[0][:64], keys=keys))
         return
     changes = await context.store.stats.history(stat.key, HISTORY_SIZE)
-    lines = [
+    lines: list[str] = [
         t(
             lang,
             "admin.stathistory.title",
-            key=escape(stat.key),
-            label=escape(stat.text("label", lang) or stat.key),
+            key=stat.key,
+            label=stat.text("label", lang) or stat.key,
             value=plain_number(stat.value, lang),
         )
     ]
@@ -257,9 +256,9 @@ def history_line(change: StatChange, lang: str, sources: dict[str, Source] | Non
     )
     new_period = change.period("new", lang)
     if new_period and new_period != change.period("old", lang):
-        line += t(lang, "admin.stathistory.period", period=escape(new_period))
+        line += t(lang, "admin.stathistory.period", period=new_period)
     if change.new_source_key and change.new_source_key.startswith(CITED_PREFIX):
         source = sources.get(change.new_source_key)
         name = source.title(lang) if source else change.new_source_key
-        line += t(lang, "admin.stathistory.source", source=escape(name))
+        line += t(lang, "admin.stathistory.source", source=name)
     return line

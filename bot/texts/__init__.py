@@ -5,11 +5,23 @@ Formatting of numbers, percentages and dates is memoized (pure functions of thei
 arguments). Message ids are keys such as ``stats.title``; placeholders are named (``{count}``) and
 filled by `t`. Each feature keeps its own catalog file (core.po, forecast.po, ...); all files
 of a language are merged into one translation.
+
+Rendering escapes by default. A catalog message is trusted Telegram HTML; `t` and `tn` return
+it as a `markupsafe.Markup` with every placeholder value escaped (``<``, ``>``, ``&``, quotes)
+unless the value is already Markup — a piece rendered by another `t` call, or one built with
+`Markup(...).format(...)` / `Markup("\\n").join(...)`, which escape what they insert the same
+way. So a text composed of Markup pieces never needs an escape call, and a plain `str`
+concatenated to Markup (``markup + "..."``) is escaped too. Texts that Telegram does not parse
+as HTML (button labels, callback query alerts, inline result titles, command descriptions,
+plain-text messages) take `t_plain`: the same message with the values as given; `plain`
+turns rendered HTML into the text a reader sees (for an alert made from a rendered text).
 """
 
 from __future__ import annotations
 
+import html
 import io
+import re
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from functools import cache, lru_cache
@@ -22,6 +34,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
 from babel.support import Translations
+from markupsafe import Markup
 
 LANGUAGES = ("ru", "en")
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
@@ -58,15 +71,39 @@ def pick_language(code: str | None, default: str) -> str:
     return "ru" if code.lower().startswith("ru") else "en"
 
 
-def t(lang: str, key: str, /, **values: object) -> str:
-    """The message `key` in `lang`, with named placeholders filled.
+def _message(lang: str, key: str) -> str:
+    """The catalog text of `key` in `lang`; KeyError when the key is missing."""
+    text = translations(lang).gettext(key)
+    if text == key:
+        raise KeyError(f"no message {key!r} in the {lang} catalog")
+    return text
+
+
+def _plural(lang: str, key: str, count: int) -> str:
+    """The catalog text of the plural form of `key` for `count`; KeyError when missing."""
+    text = translations(lang).ngettext(key, f"{key}.plural", count)
+    if text in (key, f"{key}.plural"):
+        raise KeyError(f"no plural message {key!r} in the {lang} catalog")
+    return text
+
+
+def t(lang: str, key: str, /, **values: object) -> Markup:
+    """The message `key` in `lang` as Telegram HTML, with named placeholders filled: every
+    value is escaped unless it is already Markup (e.g. the result of another `t` call).
 
     Raises KeyError when the key is missing from the catalog, so a typo fails in tests
     instead of showing a raw key to a reader.
     """
-    text = translations(lang).gettext(key)
-    if text == key:
-        raise KeyError(f"no message {key!r} in the {lang} catalog")
+    text = Markup(_message(lang, key))  # noqa: S704 - catalog messages are trusted HTML
+    return text.format(**values) if values else text
+
+
+def t_plain(lang: str, key: str, /, **values: object) -> str:
+    """The message `key` in `lang` as plain text, values filled as given (nothing escaped):
+    for what Telegram shows without parsing HTML (button labels, callback query alerts,
+    inline result titles, command descriptions, messages sent with parse_mode=None).
+    Raises KeyError when the key is missing."""
+    text = _message(lang, key)
     return text.format(**values) if values else text
 
 
@@ -118,13 +155,21 @@ def month(year_month: str, lang: str) -> str:
     return str(format_skeleton("yMMMM", date(parts[0], parts[1], 1), locale=Locale(lang)))
 
 
-def tn(lang: str, key: str, count: int, /, **values: object) -> str:
-    """The plural form of message `key` for `count` in `lang` (Russian has three forms).
+def tn(lang: str, key: str, count: int, /, **values: object) -> Markup:
+    """The plural form of message `key` for `count` in `lang` (Russian has three forms) as
+    Telegram HTML, values escaped as in `t`.
 
     The catalog entry has msgid `key` and msgid_plural `key + ".plural"`. Raises KeyError
     when the entry is missing.
     """
-    text = translations(lang).ngettext(key, f"{key}.plural", count)
-    if text in (key, f"{key}.plural"):
-        raise KeyError(f"no plural message {key!r} in the {lang} catalog")
+    text = Markup(_plural(lang, key, count))  # noqa: S704 - catalog messages are trusted HTML
     return text.format(count=count, **values)
+
+
+_TAG = re.compile(r"<[^>]+>")
+
+
+def plain(text: str) -> str:
+    """What a reader sees of a Telegram HTML text: tags dropped, entities decoded
+    ("<b>R&amp;D</b>" → "R&D"); for an alert or a description made from a rendered text."""
+    return html.unescape(_TAG.sub("", text))

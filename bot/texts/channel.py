@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import re
 import zlib
-from html import escape
 
+from markupsafe import Markup
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.services.results import ResultsSnapshot
 from bot.store.forecasts import Question
 from bot.store.stats import Source, Stat
 from bot.texts import forecast as fview
-from bot.texts import percent, t, tn
+from bot.texts import percent, plain, t, t_plain, tn
 from bot.texts.callbacks import ConfirmOffer, ShowResults
 from bot.texts.stats import amount, provenance
 
@@ -46,7 +46,7 @@ def shown_tally(snap: ResultsSnapshot, reveal_min: int) -> tuple[int, float | No
     return snap.count, round(snap.aggregate.median, 1)
 
 
-def tally_line(count: int, median: float | None, reveal_min: int, lang: str) -> str:
+def tally_line(count: int, median: float | None, reveal_min: int, lang: str) -> Markup:
     """ "🗳 12 forecasters · community median 65 %" (or why the median is not shown)."""
     if count == 0:
         return t(lang, "channel.tally.none")
@@ -58,28 +58,27 @@ def tally_line(count: int, median: float | None, reveal_min: int, lang: str) -> 
     return t(lang, "channel.tally.shown", forecasters=forecasters, median=percent(median, lang))
 
 
-def key_figures(stats: list[Stat], sources: list[Source], lang: str) -> str:
+def key_figures(stats: list[Stat], sources: list[Source], lang: str) -> Markup:
     """The headline figures, one short line each, with period and source as in /stats."""
     lines = [t(lang, "channel.card.figures")]
     by_key = {s.key: s for s in sources}
     for stat in stats:
         if stat.headline:
-            label = escape(stat.text("label", lang) or stat.key)
             lines.append(
                 t(
                     lang,
                     "channel.card.figure_meta",
-                    label=label,
-                    amount=escape(amount(stat, lang)),
+                    label=stat.text("label", lang) or stat.key,
+                    amount=amount(stat, lang),
                     meta=provenance(stat, lang, None, by_key),
                 )
             )
-    return "\n".join(lines)
+    return Markup("\n").join(lines)
 
 
 def post_text(
-    question: Question, stats: list[Stat], sources: list[Source], tally: str, lang: str
-) -> str:
+    question: Question, stats: list[Stat], sources: list[Source], tally: Markup, lang: str
+) -> Markup:
     """The channel post: head, the question with its criteria, key figures (with period and
     source), tally, how-to."""
     parts = [
@@ -89,7 +88,7 @@ def post_text(
         tally,
         t(lang, "channel.card.how"),
     ]
-    return "\n\n".join(parts)
+    return Markup("\n\n").join(parts)
 
 
 def post_state(question: Question) -> str:
@@ -135,16 +134,16 @@ def public_keyboard(question: Question, bot_username: str, lang: str) -> InlineK
     return InlineKeyboardMarkup(rows)
 
 
-def thread_prompt(question: Question, tally: str, lang: str) -> str:
+def thread_prompt(question: Question, tally: Markup, lang: str) -> Markup:
     """The one prompt in a post's comment thread."""
-    return t(lang, "channel.thread.prompt", question=escape(question.text(lang)), tally=tally)
+    return t(lang, "channel.thread.prompt", question=question.text(lang), tally=tally)
 
 
 def offer_text(
-    name_html: str, probability: int, reason: str, lang: str, *, done: bool = False
-) -> str:
+    name_html: Markup, probability: int, reason: str, lang: str, *, done: bool = False
+) -> Markup:
     """ "Anna, I read 70 % (likely). Reason: …", or with `done` the same offer once recorded
-    (public: it shows what the reader wrote anyway). `name_html` is already HTML."""
+    (public: it shows what the reader wrote anyway). `name_html` is already HTML (Markup)."""
     text = t(
         lang,
         "channel.confirm.done" if done else "channel.thread.offer",
@@ -153,13 +152,13 @@ def offer_text(
         words=fview.verbal(probability, lang),
     )
     if reason:
-        text += "\n" + t(lang, "channel.thread.offer_reason", reason=escape(reason))
+        text += "\n" + t(lang, "channel.thread.offer_reason", reason=reason)
     return text
 
 
 def offer_keyboard(offer_id: int, probability: int, lang: str) -> InlineKeyboardMarkup:
     """The single "record N % as my forecast" button (only its reader may use it)."""
-    label = t(lang, "channel.button.confirm", probability=percent(probability, lang))
+    label = t_plain(lang, "channel.button.confirm", probability=percent(probability, lang))
     return InlineKeyboardMarkup(
         [[InlineKeyboardButton(label, callback_data=ConfirmOffer(offer_id).pack())]]
     )
@@ -174,8 +173,8 @@ def link_to_post(chat_id: int, username: str | None, message_id: int) -> str:
 
 
 def plain_tally(tally: str) -> str:
-    """A tally line without its HTML tags (for an inline result's description)."""
-    return re.sub(r"<[^>]+>", "", tally)
+    """A tally line as plain text (for an inline result's description)."""
+    return plain(tally)
 
 
 def url_keyboard(label: str, url: str) -> InlineKeyboardMarkup:

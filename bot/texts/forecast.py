@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
-from html import escape
 
+from markupsafe import Markup
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.services.chart import ChartLabels
@@ -12,7 +13,7 @@ from bot.services.hygiene import CAPTION_LIMIT, TEXT_LIMIT, display_name, shorte
 from bot.services.results import ResultsSnapshot
 from bot.store.db import from_iso
 from bot.store.forecasts import Forecast, HistoryEntry, Question
-from bot.texts import day, moment, number, percent, t, tn
+from bot.texts import day, moment, number, percent, plain, t, t_plain, tn
 from bot.texts.callbacks import (
     ExactPrompt,
     ForecastPreset,
@@ -49,7 +50,7 @@ WORDS_SCALE = (
 )
 
 
-def verbal(probability: int, lang: str) -> str:
+def verbal(probability: int, lang: str) -> Markup:
     """The words for a probability in whole percent (1..99), from WORDS_SCALE."""
     key = next((k for top, k in WORDS_SCALE if probability <= top), WORDS_SCALE[-1][1])
     return t(lang, f"forecast.label.{key}")
@@ -66,18 +67,29 @@ def takes_forecasts(question: Question, now: datetime | None = None) -> bool:
     return question.status == "open" and from_iso(question.closes_at) > moment_
 
 
-def open_item(question: Question, lang: str) -> str:
+def slug_list(slugs: Iterable[str]) -> Markup:
+    """Question slugs as code, comma-separated ("" when there are none)."""
+    return Markup(", ").join(Markup("<code>{}</code>").format(slug) for slug in slugs)
+
+
+def user_mention(user_id: int, name: str) -> Markup:
+    """A text mention of a Telegram user (works without a username): `name` linked to
+    tg://user?id=<user_id>."""
+    return Markup('<a href="tg://user?id={}">{}</a>').format(user_id, name)
+
+
+def open_item(question: Question, lang: str) -> Markup:
     """An open question in the reader's /questions list (HTML)."""
     return t(
         lang,
         "questions.item_open",
-        question=escape(question.text(lang)),
-        slug=escape(question.slug),
+        question=question.text(lang),
+        slug=question.slug,
         closes=day(from_iso(question.closes_at).date(), lang),
     )
 
 
-def outcome_text(question: Question, lang: str) -> str:
+def outcome_text(question: Question, lang: str) -> Markup:
     """ "Resolved: YES on 1 Feb 2031", with the source link and the note when given (HTML);
     "closed, awaiting resolution" for a closed question."""
     if question.status != "resolved" or not question.resolution:
@@ -89,68 +101,67 @@ def outcome_text(question: Question, lang: str) -> str:
         when=day(from_iso(question.resolved_at or question.closes_at).date(), lang),
     )
     if question.resolution_link:
-        link = escape(question.resolution_link, quote=True)
-        text += "\n" + t(lang, "questions.resolution_link", url=link)
+        text += "\n" + t(lang, "questions.resolution_link", url=question.resolution_link)
     if question.resolution_note:
-        text += "\n" + t(lang, "questions.resolution_note", note=escape(question.resolution_note))
+        text += "\n" + t(lang, "questions.resolution_note", note=question.resolution_note)
     return text
 
 
-def settled_item(question: Question, lang: str) -> str:
+def settled_item(question: Question, lang: str) -> Markup:
     """A closed or resolved question in the reader's /questions list (HTML)."""
     return t(
         lang,
         "questions.item_done",
-        question=escape(question.text(lang)),
-        slug=escape(question.slug),
+        question=question.text(lang),
+        slug=question.slug,
         outcome=outcome_text(question, lang),
     )
 
 
-def question_block(question: Question, lang: str) -> str:
+def question_block(question: Question, lang: str) -> Markup:
     """The question, its resolution criteria (with the date they changed, when they changed
     after forecasts were made) and its dates; once it takes no forecasts, its outcome (or
     "closed, awaiting resolution") instead of the dates."""
-    criteria = escape(question.criteria(lang))
+    criteria = [question.criteria(lang)]
     if question.criteria_changed_at:
         changed = day(from_iso(question.criteria_changed_at).date(), lang)
-        criteria += "\n" + t(lang, "forecast.criteria_changed", date=changed)
+        criteria.append(t(lang, "forecast.criteria_changed", date=changed))
     if not takes_forecasts(question):
         return t(
             lang,
             "forecast.question_settled",
-            question=escape(question.text(lang)),
-            criteria=criteria,
+            question=question.text(lang),
+            criteria=Markup("\n").join(criteria),
             outcome=outcome_text(question, lang),
         )
     return t(
         lang,
         "forecast.question",
-        question=escape(question.text(lang)),
-        criteria=criteria,
+        question=question.text(lang),
+        criteria=Markup("\n").join(criteria),
         closes=day(from_iso(question.closes_at).date(), lang),
         resolve_by=day(from_iso(question.resolve_by).date(), lang),
     )
 
 
-def forecast_card(question: Question, current: Forecast | None, lang: str) -> str:
+def forecast_card(question: Question, current: Forecast | None, lang: str) -> Markup:
     """/forecast: the question, the reader's standing forecast if any, and what to tap
     (nothing to tap once the question takes no forecasts)."""
     parts = [question_block(question, lang)]
     if current and not current.withdrawn:
         parts.append(your_forecast(current, lang))
     if not takes_forecasts(question):
-        return "\n\n".join(parts)
+        return Markup("\n\n").join(parts)
     # typed commands (/forecast N) follow the reader's current question (the one they opened
     # last, kept in the database); the slug names it anyway
     if question.is_default:
         parts.append(t(lang, "forecast.tap"))
     else:
-        parts.append(t(lang, "forecast.tap_slug", slug=escape(question.slug)))
-    return "\n\n".join(parts)
+        parts.append(t(lang, "forecast.tap_slug", slug=question.slug))
+    return Markup("\n\n").join(parts)
 
 
-def your_forecast(forecast: Forecast, lang: str) -> str:
+def your_forecast(forecast: Forecast, lang: str) -> Markup:
     """ "Your forecast: 75 % (likely)", with the reason when there is one."""
     text = t(
         lang,
@@ -159,7 +170,7 @@ def your_forecast(forecast: Forecast, lang: str) -> str:
         words=verbal(forecast.probability, lang),
     )
     if forecast.reason:
-        text += "\n" + t(lang, "forecast.your_reason", reason=escape(forecast.reason))
+        text += "\n" + t(lang, "forecast.your_reason", reason=forecast.reason)
     return text
 
 
@@ -168,7 +179,7 @@ def forecast_keyboard(question_id: int, lang: str) -> InlineKeyboardMarkup:
     rows = [
         [
             InlineKeyboardButton(
-                t(
+                t_plain(
                     lang,
                     "forecast.button.preset",
                     words=t(lang, f"forecast.label.{key}"),
@@ -205,7 +216,7 @@ def recorded(
     lang: str,
     rounded: str | None,
     question: Question | None = None,
-) -> str:
+) -> Markup:
     """The confirmation after a forecast was stored; names `question` when given (the
     caller passes it when several questions are open or it is not the default one; typed
     commands follow the reader's current question either way)."""
@@ -214,19 +225,19 @@ def recorded(
         text += "\n" + t(
             lang,
             "forecast.rounded",
-            original=escape(rounded),
+            original=rounded,
             probability=percent(forecast.probability, lang),
         )
     if forecast.reason:
-        text += "\n" + t(lang, "forecast.your_reason", reason=escape(forecast.reason))
+        text += "\n" + t(lang, "forecast.your_reason", reason=forecast.reason)
     if question is not None:
         text += "\n" + on_question(question, lang)
     return text
 
 
-def on_question(question: Question, lang: str) -> str:
+def on_question(question: Question, lang: str) -> Markup:
     """ "Question: …" under a reply about a forecast (HTML)."""
-    return t(lang, "forecast.on_question", question=escape(question.text(lang)))
+    return t(lang, "forecast.on_question", question=question.text(lang))
 
 
 def recorded_alert(
@@ -237,10 +248,10 @@ def recorded_alert(
     text = _recorded("forecast.alert", forecast, previous, lang)
     if question is not None:
         text += "\n" + t(lang, "forecast.on_question", question=question.text(lang))
-    return text
+    return plain(text)
 
 
-def _recorded(key: str, forecast: Forecast, previous: Forecast | None, lang: str) -> str:
+def _recorded(key: str, forecast: Forecast, previous: Forecast | None, lang: str) -> Markup:
     """ "Recorded: 75 % (likely)." and, after a change, "Before it was 50 %." """
     text = t(
         lang,
@@ -305,12 +316,12 @@ def withdraw_keyboard(question_id: int, lang: str) -> InlineKeyboardMarkup:
 
 def history_text(
     question: Question, current: Forecast | None, history: list[HistoryEntry], lang: str
-) -> str:
+) -> Markup:
     """/myforecast: the standing forecast and every change, oldest first."""
-    parts = [t(lang, "myforecast.title", question=escape(question.text(lang)))]
+    parts = [t(lang, "myforecast.title", question=question.text(lang))]
     if current is None:
         parts.append(t(lang, "myforecast.none"))
-        return "\n\n".join(parts)
+        return Markup("\n\n").join(parts)
     if current.withdrawn:
         parts.append(t(lang, "myforecast.withdrawn"))
     else:
@@ -322,8 +333,8 @@ def history_text(
         if entry.action == "withdraw":
             line = t(lang, "myforecast.entry.withdraw", when=when)
         elif entry.action == "reason":
-            reason = escape(shorten(entry.reason, HISTORY_REASON_UNITS))
-            line = t(lang, "myforecast.entry.reason", when=when, reason=reason)
+            shown = shorten(entry.reason, HISTORY_REASON_UNITS)
+            line = t(lang, "myforecast.entry.reason", when=when, reason=shown)
         elif entry.old_probability is None:
             line = t(
                 lang,
@@ -341,21 +352,21 @@ def history_text(
             )
         if entry.action == "set" and entry.reason and entry.reason != reason:
             # a reason given with the number (/forecast 70 because…) is a change too
-            shown = escape(shorten(entry.reason, HISTORY_REASON_UNITS))
+            shown = shorten(entry.reason, HISTORY_REASON_UNITS)
             line += t(lang, "myforecast.entry.with_reason", reason=shown)
         reason = "" if entry.action == "withdraw" else entry.reason
         lines.append("• " + line)
     parts.append(
-        t(lang, "myforecast.history") + "\n" + "\n".join(newest_that_fit(parts, lines, lang))
+        Markup("\n").join([t(lang, "myforecast.history"), *newest_that_fit(parts, lines, lang)])
     )
-    return "\n\n".join(parts)
+    return Markup("\n\n").join(parts)
 
 
-def newest_that_fit(parts: list[str], lines: list[str], lang: str) -> list[str]:
+def newest_that_fit(parts: list[Markup], lines: list[Markup], lang: str) -> list[Markup]:
     """The newest history lines (oldest first) that fit in one message after `parts`; the
     older ones are counted in a first line ("5 earlier changes not shown")."""
     before = "\n\n".join([*parts, t(lang, "myforecast.history")])
-    kept: list[str] = []
+    kept: list[Markup] = []
     for line in reversed(lines):
         if tg_length(before + "\n" + "\n".join([line, *kept])) > TEXT_LIMIT - MORE_RESERVE:
             break
@@ -364,21 +375,21 @@ def newest_that_fit(parts: list[str], lines: list[str], lang: str) -> list[str]:
     return [tn(lang, "myforecast.earlier", left), *kept] if left else kept
 
 
-def hidden_results(count: int, needed: int, lang: str, *, invite: bool = True) -> str:
+def hidden_results(count: int, needed: int, lang: str, *, invite: bool = True) -> Markup:
     """Anti-anchoring: results stay hidden until the reader forecasts or enough readers have.
     `invite` ends with "make yours first:" for a message that carries the buttons."""
     head = tn(lang, "results.hidden", count) if count else t(lang, "results.hidden_none")
     parts = [head, tn(lang, "results.hidden_why", needed, needed=needed)]
     if invite:
         parts.append(t(lang, "results.make_yours"))
-    return " ".join(parts)
+    return Markup(" ").join(parts)
 
 
-def results_text(question: Question, snap: ResultsSnapshot, lang: str) -> str:
+def results_text(question: Question, snap: ResultsSnapshot, lang: str) -> Markup:
     """/results: count, medians, mean, IQR, distribution, trend and recent reasons."""
     agg = snap.aggregate
     title = shorten(question.text(lang), QUESTION_UNITS)
-    head = t(lang, "results.title", question=escape(title))
+    head = t(lang, "results.title", question=title)
     if question.status != "open":
         head += "\n" + outcome_text(question, lang)
     if agg is None:
@@ -397,24 +408,24 @@ def results_text(question: Question, snap: ResultsSnapshot, lang: str) -> str:
     if snap.trend:
         parts.append(trend_text(snap.trend, lang))
     if snap.reasons:
-        parts.append(reasons_text(snap, "\n\n".join(parts), lang))
-    return "\n\n".join(parts)
+        parts.append(reasons_text(snap, Markup("\n\n").join(parts), lang))
+    return Markup("\n\n").join(parts)
 
 
-def reasons_text(snap: ResultsSnapshot, before: str, lang: str) -> str:
+def reasons_text(snap: ResultsSnapshot, before: str, lang: str) -> Markup:
     """The recent reasons, each shortened to REASON_UNITS, as many as fit in one message
     after `before` (HTML); the rest are counted ("and 2 more")."""
     lines = [t(lang, "results.reasons")]
     for index, r in enumerate(snap.reasons, start=1):
         if r.name:
             name = display_name(r.name)
-            who = escape(name) if name else t(lang, "reader.fallback", number=index)
+            who: str = name if name else t(lang, "reader.fallback", number=index)
         else:
             who = reader_label(r.handle, lang)
         line = t(
             lang,
             "results.reason",
-            reason=escape(shorten(r.reason, REASON_UNITS)),
+            reason=shorten(r.reason, REASON_UNITS),
             who=who,
             probability=percent(r.probability, lang),
         )
@@ -424,18 +435,18 @@ def reasons_text(snap: ResultsSnapshot, before: str, lang: str) -> str:
     left = len(snap.reasons) - (len(lines) - 1)
     if left:
         lines.append(tn(lang, "results.more_reasons", left))
-    return "\n".join(lines)
+    return Markup("\n").join(lines)
 
 
-def reader_label(handle: str | None, lang: str) -> str:
+def reader_label(handle: str | None, lang: str) -> Markup:
     """How an unnamed reader appears publicly: "a reader r-k7q2m9" (their random handle),
     or just "a reader" while they have none. Never derived from the Telegram id."""
     if handle:
-        return t(lang, "results.a_reader_handle", handle=escape(handle))
+        return t(lang, "results.a_reader_handle", handle=handle)
     return t(lang, "results.a_reader")
 
 
-def distribution(buckets: tuple[int, ...], lang: str) -> str:
+def distribution(buckets: tuple[int, ...], lang: str) -> Markup:
     """Ten text bars, one per 10-point bucket (1–10 … 91–99 %)."""
     top = max(buckets) or 1
     lines = [t(lang, "results.distribution")]
@@ -443,14 +454,15 @@ def distribution(buckets: tuple[int, ...], lang: str) -> str:
         low, high = 10 * i + 1, min(10 * i + 10, 99)
         bar = "█" * round(BAR_WIDTH * count / top)
         span = f"{low}–{percent(high, lang)}"
-        lines.append(f"<code>{span:<8}</code> {bar} {number(count, lang)}")
-    return "\n".join(lines)
+        line = Markup("<code>{}</code> {} {}").format(f"{span:<8}", bar, number(count, lang))
+        lines.append(line)
+    return Markup("\n").join(lines)
 
 
-def trend_text(trend: list[tuple[date, float]], lang: str) -> str:
+def trend_text(trend: list[tuple[date, float]], lang: str) -> Markup:
     """The median by day, the latest seven days."""
     items = [f"{day(d, lang)}: {pct(m, lang)}" for d, m in trend[-7:]]
-    return t(lang, "results.trend") + "\n" + "\n".join(items)
+    return Markup("\n").join([t(lang, "results.trend"), *items])
 
 
 def chart_labels(question: Question, lang: str) -> ChartLabels:
@@ -458,13 +470,13 @@ def chart_labels(question: Question, lang: str) -> ChartLabels:
     title = question.text(lang)
     return ChartLabels(
         title=title if len(title) <= 140 else title[:139] + "…",
-        distribution=t(lang, "chart.distribution"),
-        probability_axis=t(lang, "chart.probability"),
-        readers_axis=t(lang, "chart.readers"),
-        median=t(lang, "chart.median"),
-        weighted_median=t(lang, "chart.weighted_median"),
-        trend=t(lang, "chart.trend"),
-        trend_empty=t(lang, "chart.trend_empty"),
+        distribution=t_plain(lang, "chart.distribution"),
+        probability_axis=t_plain(lang, "chart.probability"),
+        readers_axis=t_plain(lang, "chart.readers"),
+        median=t_plain(lang, "chart.median"),
+        weighted_median=t_plain(lang, "chart.weighted_median"),
+        trend=t_plain(lang, "chart.trend"),
+        trend_empty=t_plain(lang, "chart.trend_empty"),
         date_format="%d.%m" if lang == "ru" else "%b %d",
     )
 

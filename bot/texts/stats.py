@@ -6,9 +6,9 @@ Every figure comes from the store; this module only formats it in the reader's l
 from __future__ import annotations
 
 from functools import cache
-from html import escape
 from typing import get_args
 
+from markupsafe import Markup
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.store.stats import Fact, Model, Source, Stat
@@ -41,27 +41,27 @@ def source_numbers(stats: list[Stat]) -> dict[str, int]:
     return numbers
 
 
-def stat_block(stat: Stat, lang: str, ref: int, sources: dict[str, Source]) -> str:
+def stat_block(stat: Stat, lang: str, ref: int, sources: dict[str, Source]) -> Markup:
     """One figure: label, amount, comparison, then period, as-of and source.
 
     A figure an admin changed (/setstat) is no longer the report's: it says so, with the
     date of the change, and drops the comparison and note, which described the old value.
     """
-    head = f"<b>{escape(stat.text('label', lang) or '')}</b>\n{escape(amount(stat, lang))}"
+    head = Markup("<b>{}</b>\n{}").format(stat.text("label", lang) or "", amount(stat, lang))
     comparison, note = stat.text("comparison", lang), stat.text("note", lang)
     if comparison and not stat.edited:
-        head += f" — {escape(comparison)}"
+        head += " — " + comparison
     meta = provenance(stat, lang, ref, sources)
-    lines = [head, f"<i>{meta}</i>"] + ([escape(note)] if note and not stat.edited else [])
-    return "\n".join(lines)
+    lines = [head, Markup("<i>{}</i>").format(meta)] + ([note] if note and not stat.edited else [])
+    return Markup("\n").join(lines)
 
 
-def provenance(stat: Stat, lang: str, ref: int | None, sources: dict[str, Source]) -> str:
+def provenance(stat: Stat, lang: str, ref: int | None, sources: dict[str, Source]) -> Markup:
     """Period, source and date of a figure: "2025 · source: PRC.TODAY [1]" (a date only
     when the source gives one; an admin's change says so with its date). Without `ref` the
     footnote number is left out (the channel post has no footnotes)."""
     source = sources.get(stat.source_key)
-    name = escape(source.publisher if source else stat.source_key)
+    name = source.publisher if source else stat.source_key
     if ref is not None:
         name += f" [{ref}]"
     if stat.edited:
@@ -72,27 +72,27 @@ def provenance(stat: Stat, lang: str, ref: int | None, sources: dict[str, Source
     return t(
         lang,
         key,
-        period=escape(stat.text("period", lang) or ""),
+        period=stat.text("period", lang) or "",
         as_of=month(stat.as_of, lang) if stat.as_of else "",
         source=name,
     )
 
 
-def footnotes(numbers: dict[str, int], sources: dict[str, Source], lang: str) -> str:
+def footnotes(numbers: dict[str, int], sources: dict[str, Source], lang: str) -> Markup:
     """The numbered source list under a card."""
-    return "\n".join(
-        f"[{n}] {escape(sources[key].title(lang))}" for key, n in numbers.items() if key in sources
+    return Markup("\n").join(
+        f"[{n}] {sources[key].title(lang)}" for key, n in numbers.items() if key in sources
     )
 
 
-def stats_card(stats: list[Stat], sources: list[Source], lang: str) -> str:
+def stats_card(stats: list[Stat], sources: list[Source], lang: str) -> Markup:
     """The main /stats card: every headline figure with unit, period and source."""
     shown = [s for s in stats if s.headline]
     by_key = {s.key: s for s in sources}
     refs = source_numbers(shown)
     blocks = [stat_block(s, lang, refs[s.source_key], by_key) for s in shown]
     parts = [t(lang, "stats.title"), *blocks, footnotes(refs, by_key, lang), t(lang, "stats.hint")]
-    return "\n\n".join(parts)
+    return Markup("\n\n").join(parts)
 
 
 def topic_card(
@@ -102,7 +102,7 @@ def topic_card(
     facts: list[Fact],
     models: list[Model],
     lang: str,
-) -> str:
+) -> Markup:
     """A drill-down: the figures of `topic`, plus the model list or ecosystem facts."""
     shown = [s for s in stats if s.topic == topic]
     by_key = {s.key: s for s in sources}
@@ -114,25 +114,25 @@ def topic_card(
     if topic == "models" and models:
         parts.append(models_list(models, lang))
     if facts:
-        parts.append("\n".join(f"• {escape(f.text(lang))} [{refs[f.source_key]}]" for f in facts))
+        parts.append(Markup("\n").join(f"• {f.text(lang)} [{refs[f.source_key]}]" for f in facts))
     parts.append(footnotes(refs, by_key, lang))
-    return "\n\n".join(parts)
+    return Markup("\n\n").join(parts)
 
 
-def model_entry(model: Model, lang: str) -> str:
+def model_entry(model: Model, lang: str) -> Markup:
     """One model: name, maker, description."""
     return t(
         lang,
         "models.entry",
-        name=escape(model.name),
-        maker=escape(model.maker),
-        description=escape(model.description(lang)),
+        name=model.name,
+        maker=model.maker,
+        description=model.description(lang),
     )
 
 
-def models_list(models: list[Model], lang: str) -> str:
+def models_list(models: list[Model], lang: str) -> Markup:
     """All flagship models, one entry each."""
-    return "\n".join([t(lang, "models.title"), *(model_entry(m, lang) for m in models)])
+    return Markup("\n").join([t(lang, "models.title"), *(model_entry(m, lang) for m in models)])
 
 
 def sources_card(
@@ -141,14 +141,14 @@ def sources_card(
     lang: str,
     models: list[Model] | None = None,
     facts: list[Fact] | None = None,
-) -> str:
+) -> Markup:
     """Every source that something shown comes from, with what comes from it (figures, the
     flagship models, the ecosystem facts)."""
     parts = [t(lang, "sources.title")]
     models, facts = models or [], facts or []
     for source in sources:
-        used = [
-            escape(s.text("label", lang) or s.key) for s in stats if s.source_key == source.key
+        used: list[str] = [
+            s.text("label", lang) or s.key for s in stats if s.source_key == source.key
         ]
         if any(m.source_key == source.key for m in models):
             used.append(t(lang, "sources.used_models"))
@@ -156,15 +156,15 @@ def sources_card(
             used.append(t(lang, "sources.used_facts"))
         if not used:
             continue
-        head = f"<b>{escape(source.publisher)}</b>: {escape(source.title(lang))}"
+        head = Markup("<b>{}</b>: {}").format(source.publisher, source.title(lang))
         if source.published:
             head += f" ({month(source.published, lang)})"
         if source.url:
-            head += f"\n{escape(source.url)}"
+            head += "\n" + source.url
         if used:
-            head += "\n" + t(lang, "sources.used_for", figures="; ".join(used))
+            head += "\n" + t(lang, "sources.used_for", figures=Markup("; ").join(used))
         parts.append(head)
-    return "\n\n".join(parts)
+    return Markup("\n\n").join(parts)
 
 
 @cache
