@@ -18,6 +18,7 @@ from telegram.constants import ChatType
 from bot.handlers.common import BotContext, confirming, edit, in_private, is_reader, reply
 from bot.handlers.moderation import refuse_flood
 from bot.handlers.start import send_greeting
+from bot.services.forecasting import record_forecast
 from bot.services.hygiene import clean_reason, display_name, strip_format
 from bot.services.notify import question_changed
 from bot.services.probability import (
@@ -171,12 +172,6 @@ async def refuse_closed(update: Update, context: BotContext, question: Question)
     return True
 
 
-async def changed(context: BotContext, question_id: int) -> None:
-    """After every forecast write: the one notification point (services.notify), so the
-    channel post's tally and text follow."""
-    await question_changed(context, question_id)
-
-
 def probability_error(lang: str, error: ProbabilityError) -> str:
     """A polite explanation of what is accepted, per error code."""
     return t(lang, f"forecast.error.{error.code}", max=MAX_REASON_CHARS)
@@ -234,23 +229,22 @@ async def record_typed(update: Update, context: BotContext, question: Question, 
 async def store_and_confirm(
     update: Update, context: BotContext, question: Question, parsed: ParsedForecast
 ) -> None:
-    """Store the forecast and confirm it with the follow-up buttons (unless the reader is
-    over the revision limit: then only the polite refusal)."""
+    """Record the forecast (services.forecasting.record_forecast: stored, the pending prompt
+    cleared, listeners notified) and confirm it with the follow-up buttons (unless the
+    reader is over the revision limit: then only the polite refusal)."""
     assert update.effective_user and update.effective_message
     lang = context.lang
     if await refuse_flood(update, context):
         return
-    new, old = await context.store.forecasts.set(
+    new, old = await record_forecast(
+        context,
         question.id,
         update.effective_user.id,
+        update.effective_message.chat_id,
         parsed.probability,
         language=lang,
         reason=parsed.reason or None,
     )
-    await context.store.forecasts.clear_pending(
-        update.effective_user.id, update.effective_message.chat_id
-    )
-    await changed(context, question.id)
     text = view.recorded(new, old, lang, parsed.rounded_from, await naming(context, question))
     markup = view.after_keyboard(question.id, bool(new.reason), lang)
     async with confirming():
@@ -260,7 +254,8 @@ async def store_and_confirm(
 
 
 async def preset_button(update: Update, context: BotContext) -> None:
-    """A one-tap probability: record it for whoever tapped (group keyboards are public)."""
+    """A one-tap probability: record it for whoever tapped (group keyboards are public);
+    a prompt the reader had open in this chat is closed by it."""
     query = update.callback_query
     assert query
     lang = context.lang
@@ -280,10 +275,10 @@ async def preset_button(update: Update, context: BotContext) -> None:
         return
     if in_private(update):
         await remember_question(update, context, question)
-    new, old = await context.store.forecasts.set(
-        question.id, update.effective_user.id, probability, language=lang
+    chat_id = update.effective_chat.id if update.effective_chat else None
+    new, old = await record_forecast(
+        context, question.id, update.effective_user.id, chat_id, probability, language=lang
     )
-    await changed(context, question.id)
     async with confirming():
         if not in_private(update) or query.message is None:
             # a public keyboard: tell only the reader who tapped, keep the chat quiet
@@ -582,7 +577,7 @@ async def withdraw_button(update: Update, context: BotContext) -> None:
     assert update.effective_user
     if confirmed:
         old = await context.store.forecasts.withdraw(question.id, update.effective_user.id)
-        await changed(context, question.id)
+        await question_changed(context, question.id)
         text = t(lang, "withdraw.done") if old else t(lang, "withdraw.nothing")
     else:
         text = t(lang, "withdraw.kept")
