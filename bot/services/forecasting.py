@@ -8,30 +8,12 @@ anonymous sender, revision limit) and then calls `record_forecast` once.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
-
-from bot.services.notify import question_changed
-from bot.store import Store
+from bot.services.notify import ServiceContext, question_changed
 from bot.store.forecasts import Forecast
 
 
-class ForecastContext(Protocol):
-    """What `record_forecast` needs of the callback context: the open store and the
-    application state the notification listeners are registered in."""
-
-    @property
-    def store(self) -> Store:
-        """The open store."""
-        ...
-
-    @property
-    def bot_data(self) -> Any:
-        """The application state (`forecast_listeners`, see services.notify)."""
-        ...
-
-
 async def record_forecast(
-    context: ForecastContext,
+    context: ServiceContext,
     question_id: int,
     user_id: int,
     chat_id: int | None,

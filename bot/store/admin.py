@@ -9,11 +9,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, fields
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import aiosqlite
 
-from bot.store.db import columns, expired, fetch_all, fetch_one, transaction, utcnow
+from bot.store.db import (
+    columns,
+    expired,
+    fetch_all,
+    fetch_one,
+    from_iso,
+    to_iso,
+    transaction,
+    utcnow,
+)
 
 EXPORT_BATCH = 1000
 RESOLUTIONS = ("yes", "no", "annulled")
@@ -184,19 +193,20 @@ class AdminRepo:
         resolution: str,
         scores: list[Score],
         *,
-        at: str | None = None,
+        at: datetime | None = None,
         link: str | None = None,
         note: str | None = None,
     ) -> bool:
-        """Mark the question resolved (yes, no or annulled) with the link to the source used
-        and a note (both optional), and store its scores, atomically.
+        """Mark the question resolved (yes, no or annulled) at the aware datetime `at`
+        (default: now) with the link to the source used and a note (both optional), and
+        store its scores, atomically.
 
         `scores` should be empty for "annulled". Returns False (and changes nothing) when the
         question is missing or already resolved. Raises ValueError for another resolution.
         """
         if resolution not in RESOLUTIONS:
             raise ValueError(f"resolution must be one of {RESOLUTIONS}, not {resolution!r}")
-        when = at or utcnow()
+        when = to_iso(at) if at else utcnow()
         async with transaction(self._conn):
             cur = await self._conn.execute(
                 "UPDATE questions SET status = 'resolved', resolution = ?, resolved_at = ?,"
@@ -214,14 +224,15 @@ class AdminRepo:
 
     async def histories(
         self, question_id: int
-    ) -> AsyncGenerator[tuple[int, list[tuple[str, str, int | None]]], None]:
+    ) -> AsyncGenerator[tuple[int, list[tuple[datetime, str, int | None]]], None]:
         """Every forecaster's history on the question, one reader at a time:
-        (user_id, [(at ISO UTC, action, new_probability %), ...] oldest first).
+        (user_id, [(at, an aware UTC datetime; action; new_probability %), ...] oldest
+        first).
 
         Streams with a cursor ordered by reader, so memory holds one reader's history.
         """
         current: int | None = None
-        entries: list[tuple[str, str, int | None]] = []
+        entries: list[tuple[datetime, str, int | None]] = []
         async with self._conn.execute(
             "SELECT user_id, at, action, new_probability FROM forecast_history"
             " WHERE question_id = ? ORDER BY user_id, at, id",
@@ -233,7 +244,7 @@ class AdminRepo:
                         if current is not None:
                             yield current, entries
                         current, entries = int(user_id), []
-                    entries.append((str(at), str(action), None if new is None else int(new)))
+                    entries.append((from_iso(at), str(action), None if new is None else int(new)))
         if current is not None:
             yield current, entries
 
