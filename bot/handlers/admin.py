@@ -17,6 +17,7 @@ from typing import Any
 from babel.numbers import format_decimal
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
+from bot.domain import Question
 from bot.handlers.common import (
     GROUP_ANONYMOUS_BOT,
     BotContext,
@@ -25,8 +26,6 @@ from bot.handlers.common import (
     reply,
 )
 from bot.services.notify import question_changed
-from bot.store.db import from_iso
-from bot.store.forecasts import Question
 from bot.texts import day, moment, number, t
 from bot.texts.callbacks import BadCallbackData, pack, unpack
 from bot.texts.forecast import outcome_text, takes_forecasts
@@ -197,7 +196,7 @@ async def moderation_text(context: BotContext, lang: str) -> str:
             t(
                 lang,
                 f"admin.dashboard.moderation.{entry.action}",
-                at=moment(from_iso(entry.at), lang),
+                at=moment(entry.at, lang),
                 handle=escape(entry.handle or t(lang, "admin.dashboard.moderation.deleted")),
                 admin=entry.admin_id if entry.admin_id is not None else "—",
             )
@@ -229,7 +228,7 @@ async def questions_text(
                 status=status_text(q, lang),
                 default=t(lang, "admin.default_mark") if q.is_default else "",
                 standing=number(c.standing if c else 0, lang),
-                closes=day(from_iso(q.closes_at).date(), lang),
+                closes=day(q.closes_at.date(), lang),
                 outcome=outcome_text(q, lang),
             )
         )

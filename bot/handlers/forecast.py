@@ -15,6 +15,7 @@ from html import escape
 from telegram import ForceReply, Message, Update
 from telegram.constants import ChatType
 
+from bot.domain import Question
 from bot.handlers.common import BotContext, confirming, edit, in_private, is_reader, reply
 from bot.handlers.moderation import refuse_flood
 from bot.handlers.start import send_greeting
@@ -27,7 +28,6 @@ from bot.services.probability import (
     ProbabilityError,
     parse_forecast,
 )
-from bot.store.forecasts import Question
 from bot.texts import forecast as view
 from bot.texts import percent, pick_language, t, tn
 from bot.texts.callbacks import BadCallbackData, unpack, unpack_int

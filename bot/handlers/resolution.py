@@ -8,6 +8,7 @@ from html import escape
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import Forbidden, TelegramError
 
+from bot.domain import Question
 from bot.handlers.admin import (
     admin_button,
     admin_only,
@@ -24,8 +25,6 @@ from bot.handlers.common import (
 from bot.services.hygiene import display_name
 from bot.services.resolution import OUTCOMES, link_and_note, parse_outcome, resolve_question
 from bot.store.admin import ScoredReader
-from bot.store.db import from_iso
-from bot.store.forecasts import Question
 from bot.texts import moment, number, percent, pick_language, t, tn
 from bot.texts.callbacks import pack
 from bot.texts.forecast import reader_label, takes_forecasts
@@ -92,7 +91,7 @@ async def resolve_command(update: Update, context: BotContext) -> None:
     if note:
         text += "\n" + t(lang, "questions.resolution_note", note=escape(note))
     if takes_forecasts(question):
-        closes = from_iso(question.closes_at)
+        closes = question.closes_at
         text += "\n\n" + t(lang, "admin.resolve.early", closes=moment(closes, lang))
     await reply(message, text, reply_markup=keyboard, do_quote=True)
 
@@ -244,7 +243,7 @@ async def leaderboard_command(update: Update, context: BotContext) -> None:
         if not resolved:
             await reply(message, t(lang, "admin.leaderboard.none_resolved"))
             return
-        question = max(resolved, key=lambda q: q.resolved_at or "")
+        question = max(resolved, key=lambda q: q.resolved_at or q.created_at)
     slug = escape(question.slug)
     if question.status != "resolved":
         await reply(message, t(lang, "admin.leaderboard.not_resolved", slug=slug))

@@ -18,7 +18,6 @@ from bot.handlers.common import (
 from bot.handlers.start import PAYLOAD
 from bot.services.dataset import value_problem
 from bot.services.figures import parse_number, parse_options, parse_period, splits_thousands
-from bot.store.db import from_iso
 from bot.store.stats import Source, StatChange
 from bot.texts import moment, number, t
 from bot.texts.stats import CITED_PREFIX, provenance
@@ -167,7 +166,7 @@ def history_line(change: StatChange, lang: str, sources: dict[str, Source] | Non
     line = t(
         lang,
         "admin.stathistory.line",
-        at=moment(from_iso(change.changed_at), lang),
+        at=moment(change.changed_at, lang),
         old=plain_number(change.old_value, lang),
         new=plain_number(change.new_value, lang),
         who=who,

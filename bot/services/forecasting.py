@@ -8,8 +8,8 @@ anonymous sender, revision limit) and then calls `record_forecast` once.
 
 from __future__ import annotations
 
+from bot.domain import Forecast
 from bot.services.notify import ServiceContext, question_changed
-from bot.store.forecasts import Forecast
 
 
 async def record_forecast(

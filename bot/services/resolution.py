@@ -8,11 +8,9 @@ import re
 from collections.abc import AsyncIterable
 from datetime import UTC, datetime
 
+from bot.domain import Question, Score
 from bot.services.notify import ServiceContext, question_changed
 from bot.services.scoring import HistoryEntry, score_reader
-from bot.store.admin import Score
-from bot.store.db import from_iso, to_iso
-from bot.store.forecasts import Question
 
 # the words an admin may type for an outcome -> the stored resolution
 OUTCOMES = {"yes": "yes", "no": "no", "annulled": "annulled", "annul": "annulled"}
@@ -49,14 +47,14 @@ async def score_histories(
     services.scoring.score_reader over the window [opened_at, min(closes_at, resolved_at)),
     a "withdraw" entry meaning no forecast from then on. `outcome` is True for yes.
     Raises ValueError for a naive `resolved_at` (see services.scoring)."""
-    opened, closes = from_iso(question.opened_at), from_iso(question.closes_at)
-    scored_at = to_iso(resolved_at)
     scores = []
     async for user_id, entries in histories:
         history: list[HistoryEntry] = [
             (at, None if action == "withdraw" else p) for at, action, p in entries
         ]
-        row = score_reader(user_id, history, opened, closes, outcome, until=resolved_at)
+        row = score_reader(
+            user_id, history, question.opened_at, question.closes_at, outcome, until=resolved_at
+        )
         scores.append(
             Score(
                 question.id,
@@ -64,7 +62,7 @@ async def score_histories(
                 row.final_probability,
                 row.final_brier,
                 row.time_averaged_brier,
-                scored_at,
+                resolved_at,
             )
         )
     return scores

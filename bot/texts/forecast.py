@@ -7,11 +7,10 @@ from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.domain import Forecast, HistoryEntry, Question
 from bot.services.chart import ChartLabels
 from bot.services.hygiene import CAPTION_LIMIT, TEXT_LIMIT, display_name, shorten, tg_length
 from bot.services.results import ResultsSnapshot
-from bot.store.db import from_iso
-from bot.store.forecasts import Forecast, HistoryEntry, Question
 from bot.texts import day, moment, number, percent, t, tn
 from bot.texts.callbacks import pack
 
@@ -55,7 +54,7 @@ def pct(value: float, lang: str) -> str:
 def takes_forecasts(question: Question, now: datetime | None = None) -> bool:
     """True while the question is open and its closing time (UTC) has not passed."""
     moment_ = now or datetime.now(UTC)
-    return question.status == "open" and from_iso(question.closes_at) > moment_
+    return question.status == "open" and question.closes_at > moment_
 
 
 def open_item(question: Question, lang: str) -> str:
@@ -65,7 +64,7 @@ def open_item(question: Question, lang: str) -> str:
         "questions.item_open",
         question=escape(question.text(lang)),
         slug=escape(question.slug),
-        closes=day(from_iso(question.closes_at).date(), lang),
+        closes=day(question.closes_at.date(), lang),
     )
 
 
@@ -78,7 +77,7 @@ def outcome_text(question: Question, lang: str) -> str:
         lang,
         "questions.resolved",
         outcome=t(lang, f"questions.outcome.{question.resolution}"),
-        when=day(from_iso(question.resolved_at or question.closes_at).date(), lang),
+        when=day((question.resolved_at or question.closes_at).date(), lang),
     )
     if question.resolution_link:
         link = escape(question.resolution_link, quote=True)
@@ -105,7 +104,7 @@ def question_block(question: Question, lang: str) -> str:
     "closed, awaiting resolution") instead of the dates."""
     criteria = escape(question.criteria(lang))
     if question.criteria_changed_at:
-        changed = day(from_iso(question.criteria_changed_at).date(), lang)
+        changed = day(question.criteria_changed_at.date(), lang)
         criteria += "\n" + t(lang, "forecast.criteria_changed", date=changed)
     if not takes_forecasts(question):
         return t(
@@ -120,8 +119,8 @@ def question_block(question: Question, lang: str) -> str:
         "forecast.question",
         question=escape(question.text(lang)),
         criteria=criteria,
-        closes=day(from_iso(question.closes_at).date(), lang),
-        resolve_by=day(from_iso(question.resolve_by).date(), lang),
+        closes=day(question.closes_at.date(), lang),
+        resolve_by=day(question.resolve_by.date(), lang),
     )
 
 
@@ -300,7 +299,7 @@ def history_text(
     lines = []
     reason = ""  # the reason standing before each entry
     for entry in history:
-        when = moment(from_iso(entry.at), lang)
+        when = moment(entry.at, lang)
         if entry.action == "withdraw":
             line = t(lang, "myforecast.entry.withdraw", when=when)
         elif entry.action == "reason":
