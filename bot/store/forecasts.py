@@ -621,12 +621,13 @@ class GroupWriter:
                 if after is None or entry is None:
                     continue
                 state[op.key] = after
+                at = to_iso(op.at)  # the change's time: the row's updated_at and the entry's
+                created = at if after.created_at == op.at else to_iso(after.created_at)
                 upserts.append(
                     (after.question_id, after.user_id, after.probability, after.reason,
-                     after.language, to_iso(after.created_at), to_iso(after.updated_at),
-                     after.revisions, after.withdrawn)
+                     after.language, created, at, after.revisions, after.withdrawn)
                 )  # fmt: skip
-                history.append((op.question_id, op.user_id, *entry, to_iso(op.at)))
+                history.append((op.question_id, op.user_id, *entry, at))
                 left = before.probability if before and not before.withdrawn else None
                 entered = None if after.withdrawn else after.probability
                 moves.setdefault(op.question_id, []).append((op.user_id, left, entered, op.at))
