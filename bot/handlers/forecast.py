@@ -9,7 +9,6 @@ reader's reply to that prompt counts. Pending prompts live in SQLite (they survi
 from __future__ import annotations
 
 import logging
-import re
 from html import escape
 
 from telegram import ForceReply, Message, Update
@@ -27,7 +26,9 @@ from bot.services.probability import (
     ParsedForecast,
     ProbabilityError,
     parse_forecast,
+    starts_with_number,
 )
+from bot.services.questions import names_a_question, slug_shaped
 from bot.texts import forecast as view
 from bot.texts import percent, pick_language, t, tn
 from bot.texts.callbacks import BadCallbackData, unpack, unpack_int
@@ -35,11 +36,6 @@ from bot.texts.callbacks import BadCallbackData, unpack, unpack_int
 logger = logging.getLogger(__name__)
 
 EXACT, REASON = "exact", "reason"
-NUMBER_FIRST = re.compile(r"^\s*[-+−]?\d")  # a message that starts with a number
-SLUG_LIKE = re.compile(r"^[\w]+(?:[-_][\w]+)+$")  # "kimi-users-2027"
-# a lone word after the number that names a question rather than gives a reason: slug-shaped
-# with a digit or with two hyphens ("kimi-users-2027"; "long-term" stays a reason)
-SLUG_NAMED = re.compile(r"^(?=\S*\d|\S*-\S*-)[a-z0-9]+(?:-[a-z0-9]+)+$", re.IGNORECASE)
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -91,18 +87,18 @@ async def pick_question(
     assert message
     store = context.store
     question: Question | None = None
-    if args and not NUMBER_FIRST.match(args[0]):
+    if args and not starts_with_number(args[0]):
         question = await store.questions.by_slug(args[0].lower()[:64])
         if question is not None:
             args = args[1:]
-        elif not expects_number or SLUG_LIKE.match(args[0]):
+        elif not expects_number or slug_shaped(args[0]):
             await unknown_slug(update, context, args[0])
             return None
     elif len(args) >= 2:
         question = await store.questions.by_slug(args[1].lower()[:64])
         if question is not None:
             args = [args[0], *args[2:]]
-        elif len(args) == 2 and SLUG_NAMED.match(args[1]):
+        elif len(args) == 2 and names_a_question(args[1]):
             # "/forecast 30 kimi-users-2027": a question's name, not a reason
             await unknown_slug(update, context, args[1])
             return None
@@ -394,7 +390,7 @@ async def text_input(update: Update, context: BotContext) -> None:
             await thread_reply(update, context)
         return
     question = await question_for(context, update=update)
-    if question is not None and NUMBER_FIRST.match(strip_format(message.text)):
+    if question is not None and starts_with_number(strip_format(message.text)):
         # "70" or "70 % because…": a forecast on the reader's current question
         await record_typed(update, context, question, message.text)
     elif question is not None:

@@ -23,7 +23,13 @@ from bot.handlers.common import (
     reply,
 )
 from bot.services.hygiene import display_name
-from bot.services.resolution import OUTCOMES, link_and_note, parse_outcome, resolve_question
+from bot.services.resolution import (
+    OUTCOMES,
+    link_and_note,
+    parse_outcome,
+    resolve_question,
+    scored_readers,
+)
 from bot.store.admin import ScoredReader
 from bot.texts import moment, number, percent, pick_language, t, tn
 from bot.texts.callbacks import pack
@@ -186,7 +192,7 @@ async def notify_scores(
     logged; either way the loop goes on. Finally tells the admin how it went.
     Returns (sent, failed).
     """
-    entries = [e for e in await context.store.admin.scores(question.id) if has_score(e)]
+    entries = await scored_readers(context.store, question.id)
     total, sent, failed = len(entries), 0, 0
     default = context.settings.default_language
     for place, entry in enumerate(entries, start=1):
@@ -219,11 +225,6 @@ async def notify_scores(
     return sent, failed
 
 
-def has_score(entry: ScoredReader) -> bool:
-    """True when the reader had a forecast standing in the scoring window."""
-    return entry.score.averaged_brier is not None or entry.score.final_brier is not None
-
-
 # -- /leaderboard --------------------------------------------------------------------------
 
 
@@ -251,7 +252,7 @@ async def leaderboard_command(update: Update, context: BotContext) -> None:
     if question.resolution == "annulled":
         await reply(message, t(lang, "admin.leaderboard.annulled", slug=slug))
         return
-    entries = [e for e in await context.store.admin.scores(question.id) if has_score(e)]
+    entries = await scored_readers(context.store, question.id)
     lines = [
         t(
             lang,

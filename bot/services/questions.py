@@ -1,6 +1,8 @@
-"""A new question as an admin writes it step by step (/newquestion): the steps, what each
-answer accepts, and the QuestionEntry the finished draft becomes. Pure functions, no I/O;
-the draft itself is kept by the store (AdminRepo.save_draft) as JSON text."""
+"""Questions as typed: a new question as an admin writes it step by step (/newquestion: the
+steps, what each answer accepts, the QuestionEntry the finished draft becomes) and the
+shapes by which a reader's command names a question (`slug_shaped`, `names_a_question`).
+Pure functions, no I/O; the draft itself is kept by the store (AdminRepo.save_draft) as
+JSON text."""
 
 from __future__ import annotations
 
@@ -10,9 +12,26 @@ from datetime import UTC, date, datetime, time
 from bot.domain import QuestionEntry
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,39}$")
+SLUG_LIKE = re.compile(r"^[\w]+(?:[-_][\w]+)+$")  # "kimi-users-2027"
+# a lone word after the number that names a question rather than gives a reason: slug-shaped
+# with a digit or with two hyphens ("kimi-users-2027"; "long-term" stays a reason)
+SLUG_NAMED = re.compile(r"^(?=\S*\d|\S*-\S*-)[a-z0-9]+(?:-[a-z0-9]+)+$", re.IGNORECASE)
 MAX_TEXT, MAX_CRITERIA = 300, 1500
 # the /newquestion steps, in order; each answer is kept in the draft's JSON payload
 STEPS = ("slug", "text_ru", "text_en", "criteria_ru", "criteria_en", "closes_at", "resolve_by")
+
+
+def slug_shaped(word: str) -> bool:
+    """True when a typed word has the shape of a question's slug: word characters joined by
+    "-" or "_" ("kimi-users-2027", "a_b"); "seventy" is not. Never raises."""
+    return SLUG_LIKE.match(word) is not None
+
+
+def names_a_question(word: str) -> bool:
+    """True when the lone word after a typed probability names a question rather than
+    gives a reason: slug-shaped (Latin letters and digits joined by "-") with a digit or
+    two hyphens ("kimi-users-2027"; "long-term" stays a reason). Never raises."""
+    return SLUG_NAMED.match(word) is not None
 
 
 def parse_day(text: str) -> datetime | None:

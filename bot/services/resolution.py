@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from bot.domain import Question, Score
 from bot.services.notify import ServiceContext, question_changed
 from bot.services.scoring import HistoryEntry, score_reader
+from bot.store import Store
+from bot.store.admin import ScoredReader
 
 # the words an admin may type for an outcome -> the stored resolution
 OUTCOMES = {"yes": "yes", "no": "no", "annulled": "annulled", "annul": "annulled"}
@@ -95,3 +97,15 @@ async def resolve_question(
         return None
     await question_changed(context, question.id)
     return scores
+
+
+def has_score(entry: ScoredReader) -> bool:
+    """True when the reader had a forecast standing in the scoring window."""
+    return entry.score.averaged_brier is not None or entry.score.final_brier is not None
+
+
+async def scored_readers(store: Store, question_id: int) -> list[ScoredReader]:
+    """The stored scores of a resolved question, best time-averaged Brier first, of the
+    readers who had a forecast standing in the scoring window (the leaderboard and the
+    score messages rank these)."""
+    return [e for e in await store.admin.scores(question_id) if has_score(e)]
