@@ -59,7 +59,6 @@ from bot.handlers.errors import on_error
 from bot.pipeline import ChatFloodRateLimiter, ChatOrderedProcessor, InboxBot, UpdateQueue
 from bot.services.dataset import DEFAULT_DATASET, load_dataset
 from bot.store import Store
-from bot.store.db import to_iso
 from bot.store.secrets import EXPORT_SALT
 from bot.telegram_policy import PolicyRequest
 from bot.texts import LANGUAGES, set_display_timezone, t
@@ -368,7 +367,7 @@ async def count_forecast(context: BotContext, question_id: int) -> None:
 async def prune_inbox(context: BotContext) -> None:
     """Job: delete handled inbox rows older than a day, keeping the newest ones."""
     store: Store = context.bot_data.store
-    before = to_iso(datetime.now(UTC) - INBOX_KEEP_AGE)
+    before = datetime.now(UTC) - INBOX_KEEP_AGE
     deleted = await store.inbox.prune(before, keep=INBOX_KEEP_ROWS)
     if deleted:
         logger.info("Inbox: %s handled updates pruned", deleted)

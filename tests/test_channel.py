@@ -373,6 +373,25 @@ async def test_reply_with_a_probability_gets_a_personal_confirm_button(
     assert again.alert == "This forecast is already recorded."
 
 
+async def test_a_confirmed_comment_closes_the_prompt_open_in_the_group(
+    harness: Harness,
+    admin: dict[str, Any],
+    bob: dict[str, Any],
+    channel: dict[str, Any],
+    discussion: dict[str, Any],
+) -> None:
+    prompt = await prompt_in_thread(harness, admin, channel, discussion)
+    card = (await harness.send(bob, "/forecast", chat=discussion)).last
+    await harness.press(bob, card, "✏️ Exact %")
+    assert await harness.store.forecasts.pending(bob["id"], DISCUSSION_ID) is not None
+    offer = (await harness.send(bob, "70 %", chat=discussion, reply_to=prompt)).last
+    await harness.press(bob, offer, "✅ Record 70% as my forecast")
+    stored = await harness.store.forecasts.current(await qid(harness), bob["id"])
+    assert stored is not None and stored.probability == 70
+    assert await harness.store.forecasts.pending(bob["id"], DISCUSSION_ID) is None
+    assert "nothing to cancel" in (await harness.send(bob, "/cancel", chat=discussion)).text
+
+
 async def test_thread_russian_about_phrase_and_words_only_hint(
     harness: Harness,
     admin: dict[str, Any],

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -31,8 +31,9 @@ def test_a_cjk_font_is_registered() -> None:
 def test_chinese_title_renders_without_missing_glyphs(caplog: pytest.LogCaptureFixture) -> None:
     question = Question(
         1, "ernie", "Обгонит ли 文心一言 модель Kimi?", "Will 文心一言 overtake Kimi 月之暗面?",
-        "к", "c", "2026-01-01T00:00:00+00:00", "2030-01-01T00:00:00+00:00",
-        "2030-06-01T00:00:00+00:00", "open", None, None, 0, 1, "2026-01-01T00:00:00+00:00",
+        "к", "c", datetime(2026, 1, 1, tzinfo=UTC), datetime(2030, 1, 1, tzinfo=UTC),
+        datetime(2030, 6, 1, tzinfo=UTC), "open", None, None, 0, 1,
+        datetime(2026, 1, 1, tzinfo=UTC),
     )  # fmt: skip
     snap = ResultsSnapshot(
         1, 1, Aggregate(3, 60.0, 60.0, 55.0, 40.0, 70.0, (0, 0, 0, 1, 0, 1, 1, 0, 0, 0)),

@@ -29,9 +29,9 @@ async def age(harness: Harness, table: str, column: str) -> None:
 def test_the_rule_and_the_setting() -> None:
     now = datetime(2026, 1, 1, 12, tzinfo=UTC)
     ttl = timedelta(minutes=30)
-    assert expired(to_iso(now - timedelta(minutes=31)), ttl, now)
-    assert not expired(to_iso(now - timedelta(minutes=29)), ttl, now)
-    assert not expired(to_iso(now - timedelta(days=999)), None, now)
+    assert expired(now - timedelta(minutes=31), ttl, now)
+    assert not expired(now - timedelta(minutes=29), ttl, now)
+    assert not expired(now - timedelta(days=999), None, now)
     assert Settings(_env_file=None).pending_ttl == ttl
     assert Settings(_env_file=None, pending_ttl_minutes=5).pending_ttl == timedelta(minutes=5)
 

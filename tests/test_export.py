@@ -20,7 +20,6 @@ from bot.__main__ import main
 from bot.services.dataset import QuestionEntry
 from bot.services.export_format import EXPORT_COLUMNS, HISTORY_COLUMNS, pseudonym
 from bot.services.export_run import ExportSpec, exported_files
-from bot.store.db import from_iso
 from tests.conftest import ADMIN_ID, Harness, buttons
 
 REASONS = {
@@ -40,9 +39,9 @@ def documents(harness: Harness, since: int = 0) -> dict[str, bytes]:
     return found
 
 
-def utc_text(stored: str) -> str:
-    """The store's ISO time as the export writes it (whole seconds, Z)."""
-    return from_iso(stored).strftime("%Y-%m-%dT%H:%M:%SZ")
+def utc_text(stored: datetime) -> str:
+    """A stored time as the export writes it (whole seconds, Z)."""
+    return stored.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 async def seed_forecasts(harness: Harness, anna: dict[str, Any], bob: dict[str, Any]) -> int:

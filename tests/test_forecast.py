@@ -192,6 +192,20 @@ async def test_cancel_clears_the_prompt(harness: Harness, bob: dict[str, Any]) -
     assert await stored(harness, bob) is None
 
 
+async def test_a_tapped_probability_closes_the_open_prompt(
+    harness: Harness, bob: dict[str, Any]
+) -> None:
+    card = (await harness.send(bob, "/forecast")).last
+    await harness.press(bob, card, "✏️ Exact %")
+    await harness.press(bob, card, "likely — 75%")
+    assert await stored(harness, bob) == 75
+    assert await harness.store.forecasts.pending(bob["id"], bob["id"]) is None
+    # the exact-% prompt no longer waits: words get the hint, /cancel finds nothing
+    assert "didn't understand" in (await harness.send(bob, "hmm")).text
+    assert "nothing to cancel" in (await harness.send(bob, "/cancel")).text
+    assert await stored(harness, bob) == 75
+
+
 async def test_deep_links(harness: Harness, bob: dict[str, Any]) -> None:
     assert "How it resolves" in (await harness.send(bob, "/start forecast")).text
     assert "How it resolves" in (await harness.send(bob, "/start forecast_talent-hub-2030")).text

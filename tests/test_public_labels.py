@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import json
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -120,7 +121,7 @@ async def test_no_public_text_carries_anything_computable_from_a_telegram_id(
     question = await harness.store.questions.default()
     assert question
     scores = [
-        Score(question.id, uid, p, b, b, "2026-11-30T00:00:00+00:00")
+        Score(question.id, uid, p, b, b, datetime(2026, 11, 30, tzinfo=UTC))
         for uid, p, b in ((ANNA_ID, 70, 0.09), (BOB_ID, 40, 0.36), (CARL_ID, 60, 0.16))
     ]
     await harness.store.admin.resolve(question.id, "yes", scores)

@@ -61,8 +61,8 @@ async def test_newquestion_guided_flow_validates_survives_restart_and_creates(
     assert question and question.is_default and question.status == "open"
     assert question.text_ru == "Будет ли в Пекине <1 млн> ИИ-вакансий & больше?"
     assert question.criteria_en == "Per the statistics bureau."
-    assert question.closes_at.startswith("2031-12-31T23:59:59")
-    assert question.resolve_by.startswith("2032-03-31T23:59:59")
+    assert question.closes_at == datetime(2031, 12, 31, 23, 59, 59, tzinfo=UTC)
+    assert question.resolve_by == datetime(2032, 3, 31, 23, 59, 59, tzinfo=UTC)
     assert await harness.store.admin.draft(ADMIN_ID, ADMIN_ID) is None
     old = await harness.store.questions.by_slug("talent-hub-2030")
     assert old and not old.is_default

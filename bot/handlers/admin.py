@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from babel.numbers import format_decimal
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
+from bot.domain import Question
 from bot.handlers.common import (
     GROUP_ANONYMOUS_BOT,
     BotContext,
@@ -23,8 +24,6 @@ from bot.handlers.common import (
     reply,
 )
 from bot.services.notify import question_changed
-from bot.store.db import from_iso
-from bot.store.forecasts import Question
 from bot.texts import day, moment, number, plain, t, t_plain
 from bot.texts.callbacks import AdminAction, BadCallbackData, QuestionAction, ResolveConfirm
 from bot.texts.forecast import outcome_text, takes_forecasts
@@ -195,7 +194,7 @@ async def moderation_text(context: BotContext, lang: str) -> str:
             t(
                 lang,
                 f"admin.dashboard.moderation.{entry.action}",
-                at=moment(from_iso(entry.at), lang),
+                at=moment(entry.at, lang),
                 handle=entry.handle or t(lang, "admin.dashboard.moderation.deleted"),
                 admin=entry.admin_id if entry.admin_id is not None else "—",
             )
@@ -227,7 +226,7 @@ async def questions_text(
                 status=status_text(q, lang),
                 default=t(lang, "admin.default_mark") if q.is_default else "",
                 standing=number(c.standing if c else 0, lang),
-                closes=day(from_iso(q.closes_at).date(), lang),
+                closes=day(q.closes_at.date(), lang),
                 outcome=outcome_text(q, lang),
             )
         )

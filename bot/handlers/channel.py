@@ -20,12 +20,12 @@ from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
 from bot import telegram_policy as policy
+from bot.domain import Question
 from bot.handlers import forecast
 from bot.handlers.common import BotContext, in_private, is_reader, reply
 from bot.handlers.forecast import EXACT, REASON
 from bot.handlers.results import results_cache
 from bot.store.channel import ChannelPost
-from bot.store.forecasts import Question
 from bot.texts import channel as view
 from bot.texts import forecast as fview
 from bot.texts import t

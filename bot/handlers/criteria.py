@@ -14,7 +14,6 @@ from telegram import Update
 from bot.handlers.admin import admin_only, find_question, unknown_question
 from bot.handlers.common import BotContext, reply
 from bot.services.notify import question_changed
-from bot.store.db import from_iso
 from bot.texts import LANGUAGES, day, t, tn
 
 logger = logging.getLogger(__name__)
@@ -54,5 +53,5 @@ async def criteria_command(update: Update, context: BotContext) -> None:
     logger.info("Criteria (%s) of %s changed", which, question.slug)
     await question_changed(context, question.id)
     key = "admin.criteria.done_noted" if updated.criteria_changed_at else "admin.criteria.done"
-    when = day(from_iso(changed_at).date(), lang)
+    when = day(changed_at.date(), lang)
     await reply(message, t(lang, key, slug=question.slug, language=which, date=when))

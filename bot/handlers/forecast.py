@@ -9,15 +9,16 @@ reader's reply to that prompt counts. Pending prompts live in SQLite (they survi
 from __future__ import annotations
 
 import logging
-import re
 
 from markupsafe import Markup
 from telegram import ForceReply, Message, Update
 from telegram.constants import ChatType
 
+from bot.domain import Question
 from bot.handlers.common import BotContext, confirming, edit, in_private, is_reader, reply
 from bot.handlers.moderation import refuse_flood
 from bot.handlers.start import send_greeting
+from bot.services.forecasting import record_forecast
 from bot.services.hygiene import clean_reason, display_name, strip_format
 from bot.services.notify import question_changed
 from bot.services.probability import (
@@ -25,8 +26,9 @@ from bot.services.probability import (
     ParsedForecast,
     ProbabilityError,
     parse_forecast,
+    starts_with_number,
 )
-from bot.store.forecasts import Question
+from bot.services.questions import names_a_question, slug_shaped
 from bot.texts import forecast as view
 from bot.texts import percent, pick_language, plain, t, tn
 from bot.texts.callbacks import (
@@ -43,11 +45,6 @@ from bot.texts.callbacks import (
 logger = logging.getLogger(__name__)
 
 EXACT, REASON = "exact", "reason"
-NUMBER_FIRST = re.compile(r"^\s*[-+−]?\d")  # a message that starts with a number
-SLUG_LIKE = re.compile(r"^[\w]+(?:[-_][\w]+)+$")  # "kimi-users-2027"
-# a lone word after the number that names a question rather than gives a reason: slug-shaped
-# with a digit or with two hyphens ("kimi-users-2027"; "long-term" stays a reason)
-SLUG_NAMED = re.compile(r"^(?=\S*\d|\S*-\S*-)[a-z0-9]+(?:-[a-z0-9]+)+$", re.IGNORECASE)
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -99,18 +96,18 @@ async def pick_question(
     assert message
     store = context.store
     question: Question | None = None
-    if args and not NUMBER_FIRST.match(args[0]):
+    if args and not starts_with_number(args[0]):
         question = await store.questions.by_slug(args[0].lower()[:64])
         if question is not None:
             args = args[1:]
-        elif not expects_number or SLUG_LIKE.match(args[0]):
+        elif not expects_number or slug_shaped(args[0]):
             await unknown_slug(update, context, args[0])
             return None
     elif len(args) >= 2:
         question = await store.questions.by_slug(args[1].lower()[:64])
         if question is not None:
             args = [args[0], *args[2:]]
-        elif len(args) == 2 and SLUG_NAMED.match(args[1]):
+        elif len(args) == 2 and names_a_question(args[1]):
             # "/forecast 30 kimi-users-2027": a question's name, not a reason
             await unknown_slug(update, context, args[1])
             return None
@@ -180,12 +177,6 @@ async def refuse_closed(update: Update, context: BotContext, question: Question)
     return True
 
 
-async def changed(context: BotContext, question_id: int) -> None:
-    """After every forecast write: the one notification point (services.notify), so the
-    channel post's tally and text follow."""
-    await question_changed(context, question_id)
-
-
 def probability_error(lang: str, error: ProbabilityError) -> str:
     """A polite explanation of what is accepted, per error code."""
     return t(lang, f"forecast.error.{error.code}", max=MAX_REASON_CHARS)
@@ -243,23 +234,22 @@ async def record_typed(update: Update, context: BotContext, question: Question, 
 async def store_and_confirm(
     update: Update, context: BotContext, question: Question, parsed: ParsedForecast
 ) -> None:
-    """Store the forecast and confirm it with the follow-up buttons (unless the reader is
-    over the revision limit: then only the polite refusal)."""
+    """Record the forecast (services.forecasting.record_forecast: stored, the pending prompt
+    cleared, listeners notified) and confirm it with the follow-up buttons (unless the
+    reader is over the revision limit: then only the polite refusal)."""
     assert update.effective_user and update.effective_message
     lang = context.lang
     if await refuse_flood(update, context):
         return
-    new, old = await context.store.forecasts.set(
+    new, old = await record_forecast(
+        context,
         question.id,
         update.effective_user.id,
+        update.effective_message.chat_id,
         parsed.probability,
         language=lang,
         reason=parsed.reason or None,
     )
-    await context.store.forecasts.clear_pending(
-        update.effective_user.id, update.effective_message.chat_id
-    )
-    await changed(context, question.id)
     text = view.recorded(new, old, lang, parsed.rounded_from, await naming(context, question))
     markup = view.after_keyboard(question.id, bool(new.reason), lang)
     async with confirming():
@@ -269,7 +259,8 @@ async def store_and_confirm(
 
 
 async def preset_button(update: Update, context: BotContext) -> None:
-    """A one-tap probability: record it for whoever tapped (group keyboards are public)."""
+    """A one-tap probability: record it for whoever tapped (group keyboards are public);
+    a prompt the reader had open in this chat is closed by it."""
     query = update.callback_query
     assert query
     lang = context.lang
@@ -289,10 +280,10 @@ async def preset_button(update: Update, context: BotContext) -> None:
         return
     if in_private(update):
         await remember_question(update, context, question)
-    new, old = await context.store.forecasts.set(
-        question.id, update.effective_user.id, probability, language=lang
+    chat_id = update.effective_chat.id if update.effective_chat else None
+    new, old = await record_forecast(
+        context, question.id, update.effective_user.id, chat_id, probability, language=lang
     )
-    await changed(context, question.id)
     async with confirming():
         if not in_private(update) or query.message is None:
             # a public keyboard: tell only the reader who tapped, keep the chat quiet
@@ -410,7 +401,7 @@ async def text_input(update: Update, context: BotContext) -> None:
             await thread_reply(update, context)
         return
     question = await question_for(context, update=update)
-    if question is not None and NUMBER_FIRST.match(strip_format(message.text)):
+    if question is not None and starts_with_number(strip_format(message.text)):
         # "70" or "70 % because…": a forecast on the reader's current question
         await record_typed(update, context, question, message.text)
     elif question is not None:
@@ -592,7 +583,7 @@ async def withdraw_button(update: Update, context: BotContext) -> None:
     assert update.effective_user
     if confirmed:
         old = await context.store.forecasts.withdraw(question.id, update.effective_user.id)
-        await changed(context, question.id)
+        await question_changed(context, question.id)
         text = t(lang, "withdraw.done") if old else t(lang, "withdraw.nothing")
     else:
         text = t(lang, "withdraw.kept")

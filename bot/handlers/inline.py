@@ -19,10 +19,10 @@ from telegram import (
 )
 from telegram.constants import ParseMode
 
+from bot.domain import Question
 from bot.handlers.common import BotContext
 from bot.handlers.results import results_cache
 from bot.services.results import ResultsSnapshot
-from bot.store.forecasts import Question
 from bot.store.stats import Model
 from bot.texts import LANGUAGES, t, t_plain
 from bot.texts import channel as view

@@ -24,7 +24,6 @@ from telegram import Update
 
 from bot.handlers.admin import admin_only, private_only
 from bot.handlers.common import BotContext, in_private, is_reader, reply
-from bot.store.db import from_iso
 from bot.store.users import Reader
 from bot.texts import moment, t
 
@@ -145,7 +144,7 @@ async def hidden_list(context: BotContext) -> str:
                 "admin.unhide.hidden_item",
                 handle=h.handle or "—",
                 name=h.first_name[:40] or "—",
-                at=moment(from_iso(h.hidden_at), lang),
+                at=moment(h.hidden_at, lang),
                 admin=h.hidden_by if h.hidden_by is not None else "—",
             )
         )
@@ -183,7 +182,7 @@ async def refuse_flood(update: Update, context: BotContext) -> bool:
     count, oldest = await moderation.recent_changes(user.id, since)
     if count < limit:
         return False
-    wait = RATE_WINDOW - (now - from_iso(oldest)) if oldest else RATE_WINDOW
+    wait = RATE_WINDOW - (now - oldest) if oldest else RATE_WINDOW
     seconds = max(1, math.ceil(wait.total_seconds()))
     if await moderation.log_rate_limited(user.id, since):
         reader = await context.store.users.get(user.id)

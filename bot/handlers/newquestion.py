@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
-from datetime import UTC, date, datetime, time
 
 import aiosqlite
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -24,17 +22,11 @@ from bot.handlers.common import (
     remember_reader,
     reply,
 )
-from bot.services.dataset import QuestionEntry
-from bot.store.db import from_iso, to_iso
+from bot.services.questions import STEPS, check_answer, draft_entry, draft_moment
 from bot.texts import day, t
 from bot.texts.callbacks import BadCallbackData, NewQuestionStep
 
 logger = logging.getLogger(__name__)
-
-SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,39}$")
-MAX_TEXT, MAX_CRITERIA = 300, 1500
-# the /newquestion steps, in order; each answer is kept in the draft's JSON payload
-STEPS = ("slug", "text_ru", "text_en", "criteria_ru", "criteria_en", "closes_at", "resolve_by")
 
 
 # -- /newquestion --------------------------------------------------------------------------
@@ -105,35 +97,6 @@ async def newquestion_command(update: Update, context: BotContext) -> None:
     )
 
 
-def parse_day(text: str) -> datetime | None:
-    """ "YYYY-MM-DD" as the end of that UTC day (23:59:59), or None."""
-    try:
-        value = date.fromisoformat(text.strip())
-    except ValueError:
-        return None
-    return datetime.combine(value, time(23, 59, 59), tzinfo=UTC)
-
-
-def check_answer(step: str, text: str, answers: dict[str, str]) -> tuple[str | None, str]:
-    """Validate the answer to `step`: (error key or None, the value to keep)."""
-    value = text.strip()
-    if step == "slug":
-        value = value.lower()
-        return (None if SLUG.match(value) else "admin.newq.bad.slug"), value
-    if step in ("text_ru", "text_en"):
-        return (None if 0 < len(value) <= MAX_TEXT else "admin.newq.bad.text"), value
-    if step in ("criteria_ru", "criteria_en"):
-        return (None if 0 < len(value) <= MAX_CRITERIA else "admin.newq.bad.criteria"), value
-    moment_ = parse_day(value)
-    if moment_ is None:
-        return "admin.newq.bad.date", value
-    if step == "closes_at" and moment_ <= datetime.now(UTC):
-        return "admin.newq.bad.past", value
-    if step == "resolve_by" and moment_ < datetime.fromisoformat(answers["closes_at"]):
-        return "admin.newq.bad.resolve_before_close", value
-    return None, to_iso(moment_)
-
-
 def draft_summary(answers: dict[str, str], lang: str) -> str:
     """The draft as the admin will confirm it."""
     return t(
@@ -144,8 +107,8 @@ def draft_summary(answers: dict[str, str], lang: str) -> str:
         text_en=answers["text_en"],
         criteria_ru=answers["criteria_ru"],
         criteria_en=answers["criteria_en"],
-        closes=day(from_iso(answers["closes_at"]).date(), lang),
-        resolve_by=day(from_iso(answers["resolve_by"]).date(), lang),
+        closes=day(draft_moment(answers, "closes_at").date(), lang),
+        resolve_by=day(draft_moment(answers, "resolve_by").date(), lang),
     )
 
 
@@ -220,17 +183,7 @@ async def newquestion_button(update: Update, context: BotContext) -> None:
         await query.answer(t(lang, "admin.newq.no_draft"), show_alert=True)
         return
     answers = json.loads(draft.payload)
-    entry = QuestionEntry(
-        slug=answers["slug"],
-        text_ru=answers["text_ru"],
-        text_en=answers["text_en"],
-        criteria_ru=answers["criteria_ru"],
-        criteria_en=answers["criteria_en"],
-        opened_at=datetime.now(UTC),
-        closes_at=from_iso(answers["closes_at"]),
-        resolve_by=from_iso(answers["resolve_by"]),
-        default=action == "default",
-    )
+    entry = draft_entry(answers, default=action == "default")
     try:
         question = await context.store.questions.create(entry)
     except aiosqlite.IntegrityError:

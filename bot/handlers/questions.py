@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
+from bot.domain import Question
 from bot.handlers import admin
 from bot.handlers.common import BotContext, is_reader, reply
-from bot.store.forecasts import Question
 from bot.texts import forecast as view
 from bot.texts import percent, t, t_plain
 from bot.texts.callbacks import OpenCard, ShowResults

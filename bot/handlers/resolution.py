@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 from markupsafe import Markup
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import Forbidden, TelegramError
 
+from bot.domain import Question
 from bot.handlers.admin import (
     admin_button,
     admin_only,
@@ -25,39 +23,23 @@ from bot.handlers.common import (
     reply,
 )
 from bot.services.hygiene import display_name
-from bot.services.notify import question_changed
-from bot.services.scoring import score_reader
-from bot.store.admin import Score, ScoredReader
-from bot.store.db import from_iso, to_iso
-from bot.store.forecasts import Question
+from bot.services.resolution import (
+    link_and_note,
+    parse_outcome,
+    resolve_question,
+    scored_readers,
+)
+from bot.store.admin import ScoredReader
 from bot.texts import moment, number, percent, pick_language, t, tn
-from bot.texts.callbacks import Outcome, ResolveConfirm
+from bot.texts.callbacks import ResolveConfirm
 from bot.texts.forecast import reader_label, takes_forecasts
 
 logger = logging.getLogger(__name__)
 
 LEADERBOARD_SIZE = 10
-OUTCOMES: dict[str, Outcome] = {
-    "yes": "yes",
-    "no": "no",
-    "annulled": "annulled",
-    "annul": "annulled",
-}
-LINK = re.compile(r"^https?://[^\s/]+\.\S+$", re.IGNORECASE)
 
 
 # -- /resolve and scores -------------------------------------------------------------------
-
-
-def link_and_note(text: str) -> tuple[str | None, str | None]:
-    """The optional link and note of `/resolve <slug> <outcome> [link] [note]` (the whole
-    command text): a first word starting with http:// or https:// is the link, the rest the
-    note (at most 500 characters)."""
-    rest = text.split(maxsplit=3)[3:]
-    words = rest[0].split(maxsplit=1) if rest else []
-    link = words.pop(0) if words and LINK.match(words[0]) else None
-    note = " ".join(words).strip()[:500] if words else ""
-    return link, note or None
 
 
 async def resolve_command(update: Update, context: BotContext) -> None:
@@ -69,7 +51,7 @@ async def resolve_command(update: Update, context: BotContext) -> None:
     message = update.effective_message
     assert message
     lang, args = context.lang, context.args or []
-    outcome = OUTCOMES.get(args[1].lower()) if len(args) >= 2 else None
+    outcome = parse_outcome(args[1]) if len(args) >= 2 else None
     if outcome is None:
         await reply(message, t(lang, "admin.resolve.usage"))
         return
@@ -114,49 +96,14 @@ async def resolve_command(update: Update, context: BotContext) -> None:
     if note:
         text += "\n" + t(lang, "questions.resolution_note", note=note)
     if takes_forecasts(question):
-        closes = from_iso(question.closes_at)
+        closes = question.closes_at
         text += "\n\n" + t(lang, "admin.resolve.early", closes=moment(closes, lang))
     await reply(message, text, reply_markup=keyboard, do_quote=True)
 
 
-async def compute_scores(
-    histories: AsyncIterator[tuple[int, list[tuple[str, str, int | None]]]],
-    question: Question,
-    outcome: bool,
-    resolved_at: datetime,
-) -> list[Score]:
-    """Brier scores of every forecaster: their final forecast (standing at the end of the
-    window: closes_at, or the resolution when earlier) and the time average over the open
-    period (see services.scoring)."""
-    opened, closes = from_iso(question.opened_at), from_iso(question.closes_at)
-    end = min(closes, resolved_at)
-    scored_at = to_iso(resolved_at)
-    scores = []
-    async for user_id, entries in histories:
-        history = [
-            (from_iso(at), None if action == "withdraw" else p) for at, action, p in entries
-        ]
-        row = score_reader(user_id, history, opened, closes, outcome, until=resolved_at)
-        final = None
-        for at, p in history:
-            if at >= end:
-                break
-            final = p
-        scores.append(
-            Score(
-                question.id,
-                user_id,
-                final,
-                row.final_brier,
-                row.time_averaged_brier,
-                scored_at,
-            )
-        )
-    return scores
-
-
 async def resolve_button(update: Update, context: BotContext) -> None:
-    """rv:<id>:<yes|no|annulled|cancel>: resolve, score, then notify in the background."""
+    """rv:<id>:<yes|no|annulled|cancel>: resolve and score (services.resolution), then
+    send the scores to readers in the background."""
     query = update.callback_query
     assert query
     lang = context.lang
@@ -171,15 +118,8 @@ async def resolve_button(update: Update, context: BotContext) -> None:
         return
     command = query.message.reply_to_message if isinstance(query.message, Message) else None
     link, note = link_and_note(command.text or "") if command else (None, None)
-    resolved_at = datetime.now(UTC)
-    scores: list[Score] = []
-    if outcome != "annulled":
-        scores = await compute_scores(
-            context.store.admin.histories(question.id), question, outcome == "yes", resolved_at
-        )
-    if not await context.store.admin.resolve(
-        question.id, outcome, scores, at=to_iso(resolved_at), link=link, note=note
-    ):
+    scores = await resolve_question(context, question, outcome, link=link, note=note)
+    if scores is None:
         await reply_to_query(
             update,
             t(lang, "admin.resolve.already", slug=question.slug,
@@ -187,7 +127,6 @@ async def resolve_button(update: Update, context: BotContext) -> None:
         )  # fmt: skip
         return
     logger.info("Question %s resolved %s; %s scored", question.slug, outcome, len(scores))
-    await question_changed(context, question.id)
     if outcome == "annulled":
         await reply_to_query(update, t(lang, "admin.resolve.annulled", slug=question.slug))
         return
@@ -251,7 +190,7 @@ async def notify_scores(
     logged; either way the loop goes on. Finally tells the admin how it went.
     Returns (sent, failed).
     """
-    entries = [e for e in await context.store.admin.scores(question.id) if has_score(e)]
+    entries = await scored_readers(context.store, question.id)
     total, sent, failed = len(entries), 0, 0
     default = context.settings.default_language
     for place, entry in enumerate(entries, start=1):
@@ -284,11 +223,6 @@ async def notify_scores(
     return sent, failed
 
 
-def has_score(entry: ScoredReader) -> bool:
-    """True when the reader had a forecast standing in the scoring window."""
-    return entry.score.averaged_brier is not None or entry.score.final_brier is not None
-
-
 # -- /leaderboard --------------------------------------------------------------------------
 
 
@@ -308,7 +242,7 @@ async def leaderboard_command(update: Update, context: BotContext) -> None:
         if not resolved:
             await reply(message, t(lang, "admin.leaderboard.none_resolved"))
             return
-        question = max(resolved, key=lambda q: q.resolved_at or "")
+        question = max(resolved, key=lambda q: q.resolved_at or q.created_at)
     slug = question.slug
     if question.status != "resolved":
         await reply(message, t(lang, "admin.leaderboard.not_resolved", slug=slug))
@@ -316,7 +250,7 @@ async def leaderboard_command(update: Update, context: BotContext) -> None:
     if question.resolution == "annulled":
         await reply(message, t(lang, "admin.leaderboard.annulled", slug=slug))
         return
-    entries = [e for e in await context.store.admin.scores(question.id) if has_score(e)]
+    entries = await scored_readers(context.store, question.id)
     lines = [
         t(
             lang,

@@ -15,12 +15,12 @@ from telegram import Message, Update
 from telegram.error import BadRequest
 
 from bot import telegram_policy as policy
+from bot.domain import Question
 from bot.handlers.common import BotContext, in_private, is_reader, reply
 from bot.handlers.forecast import pick_question, question_for, question_from_data
 from bot.handlers.start import send_greeting
 from bot.services.chart import render_chart
 from bot.services.results import ChartCache, Freshness, ResultsCache, ResultsSnapshot
-from bot.store.forecasts import Question
 from bot.texts import forecast as view
 from bot.texts import plain, t
 from bot.texts.callbacks import ShowResults

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
-import re
-from dataclasses import dataclass
 
 from telegram import Update
 
@@ -18,29 +15,18 @@ from bot.handlers.common import (
     reply,
 )
 from bot.handlers.start import PAYLOAD
-from bot.services.dataset import QUALIFIERS, value_problem
-from bot.store.db import from_iso
-from bot.store.stats import CitedSource, Source, StatChange
+from bot.services.dataset import value_problem
+from bot.services.figures import parse_number, parse_options, parse_period, splits_thousands
+from bot.store.stats import Source, StatChange
 from bot.texts import moment, number, t
 from bot.texts.stats import CITED_PREFIX, provenance
 
 logger = logging.getLogger(__name__)
 
 HISTORY_SIZE = 15
-NUMBER = re.compile(r"^[+-]?\d+(?:[.,]\d+)?$")
-THOUSANDS = re.compile(r"^\d{3}(?:[.,]\d+)?$")  # the rest of a number written "1 000"
 
 
 # -- /setstat and /stathistory -------------------------------------------------------------
-
-
-def parse_number(text: str) -> float | None:
-    """ "25,3", "25.3", "-4" or "2500" as a float; None for anything else."""
-    text = text.strip()
-    if not NUMBER.match(text):
-        return None
-    value = float(text.replace(",", "."))
-    return value if math.isfinite(value) else None
 
 
 def plain_number(value: float | None, lang: str) -> str:
@@ -50,69 +36,9 @@ def plain_number(value: float | None, lang: str) -> str:
     return number(int(value) if float(value).is_integer() else value, lang)
 
 
-OPTION = re.compile(r"^\s*([a-z_ ]+?)\s*:\s*(.*?)\s*$", re.IGNORECASE)
-ISO_DAY = re.compile(r"^\d{4}-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?$")
-OPTION_NAMES = {
-    "period": "period",
-    "period ru": "period_ru",
-    "period_ru": "period_ru",
-    "period en": "period_en",
-    "period_en": "period_en",
-    "qualifier": "qualifier",
-    "source": "source",
-    "url": "url",
-    "date": "date",
-}
-
-
-@dataclass
-class SetstatOptions:
-    """The optional lines under /setstat, one "name: value" each: period (one text, or
-    "Russian | English"), period ru, period en, qualifier (exact, more_than, above), source
-    (the title as published), url (http or https), date (YYYY-MM or YYYY-MM-DD)."""
-
-    period_ru: str | None = None
-    period_en: str | None = None
-    qualifier: str | None = None
-    source: CitedSource | None = None
-
-
-def parse_options(lines: list[str]) -> SetstatOptions | tuple[str, str]:
-    """The option lines of /setstat, or (problem, the line) when one is not accepted:
-    problem is "option", "qualifier", "url", "date" or "source_needed"."""
-    found: dict[str, str] = {}
-    for line in lines:
-        if not line.strip():
-            continue
-        match = OPTION.match(line)
-        name = OPTION_NAMES.get(" ".join(match.group(1).lower().split())) if match else None
-        if match is None or name is None or not match.group(2):
-            return "option", line.strip()
-        found[name] = match.group(2).strip("\"'«»“”„").strip()[:200]
-    options = SetstatOptions()
-    if "period" in found:
-        options.period_ru, options.period_en = parse_period(found["period"])
-    options.period_ru = found.get("period_ru", options.period_ru)
-    options.period_en = found.get("period_en", options.period_en)
-    qualifier = found.get("qualifier")
-    if qualifier is not None and qualifier not in QUALIFIERS:
-        return "qualifier", qualifier
-    options.qualifier = qualifier
-    url, day_ = found.get("url"), found.get("date")
-    if url is not None and not re.match(r"^https?://[^\s/]+\.[^\s]+$", url):
-        return "url", url
-    if day_ is not None and not ISO_DAY.match(day_):
-        return "date", day_
-    if "source" in found:
-        options.source = CitedSource(found["source"], url, day_)
-    elif url is not None or day_ is not None:
-        return "source_needed", url or day_ or ""
-    return options
-
-
 async def setstat_command(update: Update, context: BotContext) -> None:
     """/setstat <key> <value> [period], then optional "name: value" lines (see
-    SetstatOptions): change a figure; the change is kept in its history."""
+    services.figures.SetstatOptions): change a figure; the change is kept in its history."""
     if not await admin_only(update, context, "/setstat"):
         return
     message, user = update.effective_message, update.effective_user
@@ -137,7 +63,7 @@ async def setstat_command(update: Update, context: BotContext) -> None:
     if value is None:
         await reply(message, t(lang, "admin.setstat.bad_value", value=raw[:64]))
         return
-    if len(args) > 2 and THOUSANDS.match(args[2]):
+    if len(args) > 2 and splits_thousands(args[2]):
         # "1 000": Russian readers group thousands with a space, which splits the value
         await reply(message, t(lang, "admin.setstat.spaced", value=f"{raw} {args[2]}"))
         return
@@ -177,16 +103,6 @@ async def setstat_command(update: Update, context: BotContext) -> None:
         + "\n"
         + provenance(updated, lang, None, sources),
     )
-
-
-def parse_period(text: str) -> tuple[str | None, str | None]:
-    """The optional period of /setstat as (Russian, English): "март 2026 | March 2026" gives
-    both, one text is used for both languages; surrounding quotes are dropped; None when
-    empty (the period stays)."""
-    parts = [p.strip().strip("\"'«»“”„").strip()[:120] for p in text.split("|", 1)]
-    if not parts[0]:
-        return None, None
-    return parts[0], (parts[1] if len(parts) == 2 and parts[1] else parts[0])
 
 
 async def stathistory_command(update: Update, context: BotContext) -> None:
@@ -249,7 +165,7 @@ def history_line(change: StatChange, lang: str, sources: dict[str, Source] | Non
     line = t(
         lang,
         "admin.stathistory.line",
-        at=moment(from_iso(change.changed_at), lang),
+        at=moment(change.changed_at, lang),
         old=plain_number(change.old_value, lang),
         new=plain_number(change.new_value, lang),
         who=who,

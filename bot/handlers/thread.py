@@ -14,6 +14,7 @@ from bot.handlers import forecast
 from bot.handlers.channel import current_tally, tally_text
 from bot.handlers.common import BotContext, is_reader, reply
 from bot.handlers.moderation import flooding_thread, refuse_flood
+from bot.services.forecasting import record_forecast
 from bot.services.probability import ProbabilityError, parse_forecast
 from bot.store.db import expired
 from bot.texts import channel as view
@@ -114,7 +115,9 @@ async def thread_reply(update: Update, context: BotContext) -> None:
 
 
 async def confirm_button(update: Update, context: BotContext) -> None:
-    """ "Record N % as my forecast": only the reader who wrote the comment may press it."""
+    """ "Record N % as my forecast": only the reader who wrote the comment may press it;
+    recorded through services.forecasting.record_forecast (a prompt the reader had open in
+    this group is closed by it)."""
     query = update.callback_query
     assert query
     lang, store = context.lang, context.store
@@ -146,14 +149,15 @@ async def confirm_button(update: Update, context: BotContext) -> None:
     if not await store.channel.use_offer(offer.id):
         await query.answer(t(lang, "channel.confirm.used"), show_alert=True)
         return
-    await store.forecasts.set(
+    await record_forecast(
+        context,
         question.id,
         offer.user_id,
+        update.effective_chat.id if update.effective_chat else None,
         offer.probability,
         language=lang,
         reason=offer.reason or None,
     )
-    await forecast.changed(context, question.id)
     await query.answer(
         t(lang, "channel.confirm.alert", probability=percent(offer.probability, lang))
     )

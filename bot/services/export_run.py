@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, TextIO
 
+from bot.domain import Question
 from bot.services.export_format import (
     TELEGRAM_UPLOAD_LIMIT_BYTES,
     ExportRow,
@@ -35,8 +36,6 @@ from bot.services.export_format import (
 )
 from bot.store import Store
 from bot.store.admin import ExportChange, ExportForecast
-from bot.store.db import from_iso
-from bot.store.forecasts import Question
 
 Kind = Literal["forecasts", "history"]
 Format = Literal["csv", "json"]
@@ -90,8 +89,8 @@ def export_row(row: ExportForecast, slug: str, salt: str, *, full: bool) -> Expo
         probability=row.probability,
         reason=row.reason,
         language=row.language,
-        created_at=from_iso(row.created_at),
-        updated_at=from_iso(row.updated_at),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
         revisions=row.revisions,
         withdrawn=bool(row.withdrawn),
         user_id=row.user_id if full else None,
@@ -106,7 +105,7 @@ def history_row(row: ExportChange, slug: str, salt: str, *, full: bool) -> Histo
     return HistoryRow(
         question_slug=slug,
         pseudonym=pseudonym(row.user_id, salt),
-        at=from_iso(row.at),
+        at=row.at,
         old_probability=row.old_probability,
         new_probability=row.new_probability,
         reason=row.reason,

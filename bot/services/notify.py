@@ -9,9 +9,26 @@ cache and charts follow the question's `version`, which those writes increase.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from typing import Any, Protocol
+
+from bot.store import Store
 
 Listener = Callable[[Any, int], Awaitable[None]]
+
+
+class ServiceContext(Protocol):
+    """What the services that write need of the callback context: the open store and the
+    application state the notification listeners are registered in."""
+
+    @property
+    def store(self) -> Store:
+        """The open store."""
+        ...
+
+    @property
+    def bot_data(self) -> Any:
+        """The application state (`forecast_listeners`, see services.notify)."""
+        ...
 
 
 async def question_changed(context: Any, question_id: int) -> None:

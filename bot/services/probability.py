@@ -28,6 +28,7 @@ Rules (nothing is ever cut or guessed silently; anything doubtful raises
   points → "too_long".
 
 Errors are checked in this order: missing, not_a_number, ambiguous, out_of_range, too_long.
+`starts_with_number` tells a message meant as a forecast ("70", "-5 …") from other text.
 Pure computation: no I/O.
 """
 
@@ -267,3 +268,13 @@ def parse_forecast(text: str, *, require_leading: bool) -> ParsedForecast:
     if require_leading:
         return _parse_leading(translated, stripped, tokens)
     return _parse_free(translated, stripped, tokens)
+
+
+NUMBER_FIRST = re.compile(r"^\s*[-+−]?\d")  # a message that starts with a number
+
+
+def starts_with_number(text: str) -> bool:
+    """True when `text` starts with a number (spaces and one sign, "-", "+" or "−", may
+    come first): a typed forecast such as "70", "70 % because…" or "-5", which
+    parse_forecast then accepts or explains. Never raises."""
+    return NUMBER_FIRST.match(text) is not None

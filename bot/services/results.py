@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from bot.domain import Question, Reason
 from bot.services.aggregate import (
     Aggregate,
     aggregate,
@@ -23,7 +24,6 @@ from bot.services.aggregate import (
     weighted_median_horizon,
 )
 from bot.store import Store
-from bot.store.forecasts import Question, Reason
 
 logger = logging.getLogger(__name__)
 

@@ -124,11 +124,14 @@ class ScoreRow:
             None if the reader had withdrawn by then.
         time_averaged_brier: see :func:`time_averaged_brier`; None if no forecast stood in
             the window.
+        final_probability: the forecast (percent) standing at the end of the window that
+            the final score uses, or None if the reader had withdrawn by then.
     """
 
     user_id: int
     final_brier: float | None
     time_averaged_brier: float | None
+    final_probability: int | None = None
 
 
 def _rank_key(row: ScoreRow) -> tuple[bool, float, bool, float, int]:
@@ -191,4 +194,5 @@ def score_reader(
         user_id=user_id,
         final_brier=None if final is None else brier(final, outcome),
         time_averaged_brier=averaged,
+        final_probability=final,
     )

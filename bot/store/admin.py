@@ -9,11 +9,23 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, fields
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import aiosqlite
 
-from bot.store.db import columns, expired, fetch_all, fetch_one, transaction, utcnow
+from bot.domain import Score  # the scores' type lives in the domain module
+from bot.store.db import (
+    columns,
+    expired,
+    fetch_all,
+    fetch_one,
+    from_iso,
+    from_row,
+    to_iso,
+    to_row,
+    transaction,
+    utcnow,
+)
 
 EXPORT_BATCH = 1000
 RESOLUTIONS = ("yes", "no", "annulled")
@@ -23,15 +35,15 @@ RESOLUTIONS = ("yes", "no", "annulled")
 class ExportForecast:
     """A forecast row for export: the forecast joined with its reader.
 
-    Times are the store's ISO 8601 UTC text; `probability` in whole percent (1..99).
+    Times are aware UTC datetimes; `probability` in whole percent (1..99).
     """
 
     user_id: int
     probability: int
     reason: str
     language: str
-    created_at: str
-    updated_at: str
+    created_at: datetime
+    updated_at: datetime
     revisions: int
     withdrawn: int
     username: str | None
@@ -41,14 +53,15 @@ class ExportForecast:
 
 @dataclass(frozen=True)
 class ExportChange:
-    """A forecast_history row for export (action: set, reason or withdraw; percent)."""
+    """A forecast_history row for export (action: set, reason or withdraw; percent; `at`
+    an aware UTC datetime)."""
 
     user_id: int
     action: str
     old_probability: int | None
     new_probability: int | None
     reason: str
-    at: str
+    at: datetime
     reason_hidden: int = 0
 
 
@@ -80,20 +93,6 @@ class Dashboard:
 
 
 @dataclass(frozen=True)
-class Score:
-    """A reader's Brier scores on a resolved question (fractions 0..1, lower is better;
-    None when no forecast stood at the end / during the window) and their last forecast in
-    percent (None if withdrawn)."""
-
-    question_id: int
-    user_id: int
-    final_probability: int | None
-    final_brier: float | None
-    averaged_brier: float | None
-    scored_at: str
-
-
-@dataclass(frozen=True)
 class ScoredReader:
     """A score with what /leaderboard and the notification need about the reader."""
 
@@ -109,14 +108,15 @@ class ScoredReader:
 
 @dataclass(frozen=True)
 class Draft:
-    """An admin's unfinished /newquestion: the step awaited and the answers so far (JSON)."""
+    """An admin's unfinished /newquestion: the step awaited and the answers so far (JSON);
+    times are aware UTC datetimes."""
 
     user_id: int
     chat_id: int
     step: str
     payload: str
-    created_at: str
-    updated_at: str
+    created_at: datetime
+    updated_at: datetime
 
 
 class AdminRepo:
@@ -145,11 +145,12 @@ class AdminRepo:
 
     async def set_criteria(
         self, question_id: int, *, criteria_ru: str | None = None, criteria_en: str | None = None
-    ) -> str | None:
+    ) -> datetime | None:
         """Change a question's criteria (either language). When anybody has forecast on it,
-        the change is dated (`criteria_changed_at`, shown to readers). Returns the UTC time
-        of the change, or None when the question is missing or resolved."""
-        now = utcnow()
+        the change is dated (`criteria_changed_at`, shown to readers). Returns the time of
+        the change (aware UTC), or None when the question is missing or resolved."""
+        moment = datetime.now(UTC)
+        now = to_iso(moment)
         async with transaction(self._conn):
             cur = await self._conn.execute(
                 "UPDATE questions SET criteria_ru = COALESCE(?, criteria_ru),"
@@ -159,7 +160,7 @@ class AdminRepo:
                 " version = version + 1 WHERE id = ? AND status != 'resolved'",
                 (criteria_ru, criteria_en, now, question_id),
             )
-        return now if cur.rowcount > 0 else None
+        return moment if cur.rowcount > 0 else None
 
     async def set_default(self, question_id: int) -> bool:
         """Make the question the default one (the only one); False when it does not exist."""
@@ -184,19 +185,20 @@ class AdminRepo:
         resolution: str,
         scores: list[Score],
         *,
-        at: str | None = None,
+        at: datetime | None = None,
         link: str | None = None,
         note: str | None = None,
     ) -> bool:
-        """Mark the question resolved (yes, no or annulled) with the link to the source used
-        and a note (both optional), and store its scores, atomically.
+        """Mark the question resolved (yes, no or annulled) at the aware datetime `at`
+        (default: now) with the link to the source used and a note (both optional), and
+        store its scores, atomically.
 
         `scores` should be empty for "annulled". Returns False (and changes nothing) when the
         question is missing or already resolved. Raises ValueError for another resolution.
         """
         if resolution not in RESOLUTIONS:
             raise ValueError(f"resolution must be one of {RESOLUTIONS}, not {resolution!r}")
-        when = at or utcnow()
+        when = to_iso(at) if at else utcnow()
         async with transaction(self._conn):
             cur = await self._conn.execute(
                 "UPDATE questions SET status = 'resolved', resolution = ?, resolved_at = ?,"
@@ -208,20 +210,21 @@ class AdminRepo:
                 return False
             await self._conn.executemany(
                 f"INSERT OR REPLACE INTO scores ({columns(Score)}) VALUES (?, ?, ?, ?, ?, ?)",
-                [tuple(getattr(s, f.name) for f in fields(Score)) for s in scores],
+                [to_row(s) for s in scores],
             )
         return True
 
     async def histories(
         self, question_id: int
-    ) -> AsyncGenerator[tuple[int, list[tuple[str, str, int | None]]], None]:
+    ) -> AsyncGenerator[tuple[int, list[tuple[datetime, str, int | None]]], None]:
         """Every forecaster's history on the question, one reader at a time:
-        (user_id, [(at ISO UTC, action, new_probability %), ...] oldest first).
+        (user_id, [(at, an aware UTC datetime; action; new_probability %), ...] oldest
+        first).
 
         Streams with a cursor ordered by reader, so memory holds one reader's history.
         """
         current: int | None = None
-        entries: list[tuple[str, str, int | None]] = []
+        entries: list[tuple[datetime, str, int | None]] = []
         async with self._conn.execute(
             "SELECT user_id, at, action, new_probability FROM forecast_history"
             " WHERE question_id = ? ORDER BY user_id, at, id",
@@ -233,7 +236,7 @@ class AdminRepo:
                         if current is not None:
                             yield current, entries
                         current, entries = int(user_id), []
-                    entries.append((str(at), str(action), None if new is None else int(new)))
+                    entries.append((from_iso(at), str(action), None if new is None else int(new)))
         if current is not None:
             yield current, entries
 
@@ -250,7 +253,7 @@ class AdminRepo:
             (question_id,),
         )
         width = len(fields(Score))
-        return [ScoredReader(Score(*row[:width]), *row[width:]) for row in rows]
+        return [ScoredReader(from_row(Score, row[:width]), *row[width:]) for row in rows]
 
     # -- export -----------------------------------------------------------------------------
 
@@ -268,7 +271,7 @@ class AdminRepo:
             (question_id,),
         ) as cur:
             while rows := await cur.fetchmany(batch):
-                yield [ExportForecast(*row) for row in rows]
+                yield [from_row(ExportForecast, row) for row in rows]
 
     async def export_history(
         self, question_id: int, batch: int = EXPORT_BATCH
@@ -282,7 +285,7 @@ class AdminRepo:
             (question_id,),
         ) as cur:
             while rows := await cur.fetchmany(batch):
-                yield [ExportChange(*row) for row in rows]
+                yield [from_row(ExportChange, row) for row in rows]
 
     async def count_forecasts(self, question_id: int) -> int:
         """How many forecast rows (withdrawn included) the question has."""
@@ -340,7 +343,7 @@ class AdminRepo:
             f"SELECT {columns(Draft)} FROM question_drafts WHERE user_id = ? AND chat_id = ?",
             (user_id, chat_id),
         )
-        draft = Draft(*row) if row else None
+        draft = from_row(Draft, row) if row else None
         if draft is not None and expired(draft.updated_at, ttl):
             await self.clear_draft(user_id, chat_id)
             return None

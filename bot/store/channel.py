@@ -5,10 +5,11 @@ bot's membership per chat, and moving stored chat ids when a group becomes a sup
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import aiosqlite
 
-from bot.store.db import columns, fetch_all, fetch_one, transaction, utcnow
+from bot.store.db import columns, fetch_all, fetch_one, from_row, transaction, utcnow
 
 
 @dataclass(frozen=True)
@@ -18,7 +19,7 @@ class ChannelPost:
     `shown_count` / `shown_median` are the tally the post currently shows (median in percent,
     None while hidden or when nobody has forecast); `shown_state` a signature of the rest of
     the question it shows (status, outcome, criteria); `active` is 0 once the post can no
-    longer be edited (deleted, or the bot lost the channel).
+    longer be edited (deleted, or the bot lost the channel). Times are aware UTC datetimes.
     """
 
     chat_id: int
@@ -29,8 +30,8 @@ class ChannelPost:
     shown_count: int
     shown_median: float | None
     active: int
-    created_at: str
-    updated_at: str
+    created_at: datetime
+    updated_at: datetime
     shown_state: str = ""
 
 
@@ -38,7 +39,7 @@ class ChannelPost:
 class DiscussionThread:
     """The comment thread of a channel post: `chat_id` is the discussion group, `thread_id`
     the id of the automatic forward there, `prompt_message_id` the bot's prompt (None while
-    it is being sent)."""
+    it is being sent); `created_at` an aware UTC datetime."""
 
     channel_chat_id: int
     channel_message_id: int
@@ -46,13 +47,13 @@ class DiscussionThread:
     thread_id: int
     question_id: int
     prompt_message_id: int | None
-    created_at: str
+    created_at: datetime
 
 
 @dataclass(frozen=True)
 class ThreadOffer:
     """A reader's comment understood as `probability` % (1..99) with `reason`, waiting for
-    the reader to press "record"; `used_at` is set once recorded."""
+    the reader to press "record"; `used_at` is set once recorded (times aware UTC)."""
 
     id: int
     chat_id: int
@@ -61,8 +62,8 @@ class ThreadOffer:
     probability: int
     reason: str
     message_id: int | None
-    used_at: str | None
-    created_at: str
+    used_at: datetime | None
+    created_at: datetime
 
 
 class ChannelRepo:
@@ -106,7 +107,7 @@ class ChannelRepo:
             " WHERE chat_id = ? AND message_id = ?",
             (chat_id, message_id),
         )
-        return ChannelPost(*row) if row else None
+        return from_row(ChannelPost, row) if row else None
 
     async def active_posts(self, question_id: int | None = None) -> list[ChannelPost]:
         """The posts whose tally can still be edited (of one question, or all), oldest first."""
@@ -116,7 +117,7 @@ class ChannelRepo:
             " WHERE active = 1 AND (? IS NULL OR question_id = ?) ORDER BY created_at",
             (question_id, question_id),
         )
-        return [ChannelPost(*row) for row in rows]
+        return [from_row(ChannelPost, row) for row in rows]
 
     async def set_shown(
         self,
@@ -195,7 +196,7 @@ class ChannelRepo:
             " WHERE chat_id = ? AND thread_id = ?",
             (chat_id, thread_id),
         )
-        return DiscussionThread(*row) if row else None
+        return from_row(DiscussionThread, row) if row else None
 
     async def threads_of_post(self, chat_id: int, message_id: int) -> list[DiscussionThread]:
         """The prompts of a channel post (at most one)."""
@@ -205,7 +206,7 @@ class ChannelRepo:
             " WHERE channel_chat_id = ? AND channel_message_id = ?",
             (chat_id, message_id),
         )
-        return [DiscussionThread(*row) for row in rows]
+        return [from_row(DiscussionThread, row) for row in rows]
 
     # -- offers -------------------------------------------------------------------------------
 
@@ -239,7 +240,7 @@ class ChannelRepo:
             f"SELECT {columns(ThreadOffer)} FROM thread_offers WHERE id = ?",
             (offer_id,),
         )
-        return ThreadOffer(*row) if row else None
+        return from_row(ThreadOffer, row) if row else None
 
     async def set_offer_message(self, offer_id: int, message_id: int) -> None:
         """Store the id of the message carrying the offer's button."""

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import sqlite3
+import typing
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import fields
@@ -98,13 +99,13 @@ def utcnow() -> str:
     return to_iso(datetime.now(UTC))
 
 
-def expired(since: str, ttl: timedelta | None, now: datetime | None = None) -> bool:
-    """The one expiry rule of pending steps and drafts: True when the UTC time `since` (the
-    store's text form) lies more than `ttl` before `now` (default: the current time);
+def expired(since: datetime, ttl: timedelta | None, now: datetime | None = None) -> bool:
+    """The one expiry rule of pending steps, drafts and comment offers: True when the
+    aware time `since` lies more than `ttl` before `now` (default: the current time);
     never with `ttl` None."""
     if ttl is None:
         return False
-    return from_iso(since) < (now or datetime.now(UTC)) - ttl
+    return since < (now or datetime.now(UTC)) - ttl
 
 
 def to_iso(moment: datetime) -> str:
@@ -296,6 +297,42 @@ def backup_database(source: Path, target: Path) -> tuple[int, int]:
 def columns(row_type: type, prefix: str = "") -> str:
     """The column list of a row dataclass, in field order: "a, b, c" (or "p.a, p.b, ...")."""
     return ", ".join(prefix + f.name for f in fields(row_type))
+
+
+T = typing.TypeVar("T")
+_TIME_FIELDS: dict[type, tuple[int, ...]] = {}
+
+
+def _time_fields(row_type: type) -> tuple[int, ...]:
+    """The positions of the fields of a row dataclass typed `datetime` (or `datetime | None`),
+    worked out once per type."""
+    found = _TIME_FIELDS.get(row_type)
+    if found is None:
+        hints = typing.get_type_hints(row_type)
+        times = (datetime, datetime | None)
+        found = tuple(i for i, f in enumerate(fields(row_type)) if hints[f.name] in times)
+        _TIME_FIELDS[row_type] = found
+    return found
+
+
+def from_row(row_type: type[T], row: Sequence[object]) -> T:
+    """A row dataclass from a database row in `columns(row_type)` order: the store's UTC
+    text of each `datetime` field becomes an aware datetime (NULL stays None)."""
+    times = _time_fields(row_type)
+    if not times:
+        return row_type(*row)
+    values = list(row)
+    for i in times:
+        if values[i] is not None:
+            values[i] = from_iso(str(values[i]))
+    return row_type(*values)
+
+
+def to_row(item: object) -> tuple[object, ...]:
+    """The values of a row dataclass in `columns()` order, its `datetime` fields as the
+    store's UTC text (the inverse of `from_row`)."""
+    values = [getattr(item, f.name) for f in fields(item)]  # type: ignore[arg-type]
+    return tuple(to_iso(v) if isinstance(v, datetime) else v for v in values)
 
 
 async def fetch_all(

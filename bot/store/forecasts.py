@@ -1,117 +1,48 @@
-"""Questions, readers' forecasts with their history, and pending multi-step inputs."""
+"""Questions, readers' forecasts with their history, and pending multi-step inputs.
+
+The row types are bot.domain's (aware UTC datetimes); here they are read with
+db.from_row and written with their times as the store's UTC text."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import aiosqlite
 
-from bot.domain import QuestionEntry
+from bot.domain import (  # the forecasting types live in the domain module
+    Forecast,
+    HistoryEntry,
+    PendingStep,
+    Question,
+    QuestionEntry,
+    Reason,
+)
 from bot.store.db import (
     columns,
     expired,
     fetch_all,
     fetch_one,
+    from_iso,
+    from_row,
     to_iso,
     transaction,
     utcnow,
     write_lock,
 )
 
-
-@dataclass(frozen=True)
-class Question:
-    """A forecasting question. Times are ISO 8601 UTC text; `version` grows on every write
-    to its forecasts (results and charts are cached per version). A resolved question may
-    carry the link to the source its resolution used and a note; `criteria_changed_at` is
-    set when the criteria were edited after forecasts had been made."""
-
-    id: int
-    slug: str
-    text_ru: str
-    text_en: str
-    criteria_ru: str
-    criteria_en: str
-    opened_at: str
-    closes_at: str
-    resolve_by: str
-    status: str
-    resolution: str | None
-    resolved_at: str | None
-    is_default: int
-    version: int
-    created_at: str
-    resolution_link: str | None = None
-    resolution_note: str | None = None
-    criteria_changed_at: str | None = None
-
-    def text(self, lang: str) -> str:
-        """The question in `lang`."""
-        return self.text_ru if lang == "ru" else self.text_en
-
-    def criteria(self, lang: str) -> str:
-        """The resolution criteria in `lang`."""
-        return self.criteria_ru if lang == "ru" else self.criteria_en
-
-
-@dataclass(frozen=True)
-class Forecast:
-    """A reader's current forecast: `probability` in whole percent (1..99) that the
-    question resolves yes. A withdrawn forecast (withdrawn=1) no longer counts."""
-
-    id: int
-    question_id: int
-    user_id: int
-    probability: int
-    reason: str
-    language: str
-    created_at: str
-    updated_at: str
-    revisions: int
-    withdrawn: int
-
-
-@dataclass(frozen=True)
-class HistoryEntry:
-    """One change of a forecast: action is set, reason or withdraw; probabilities in %."""
-
-    id: int
-    question_id: int
-    user_id: int
-    action: str
-    old_probability: int | None
-    new_probability: int | None
-    reason: str
-    at: str
-
-
-@dataclass(frozen=True)
-class PendingStep:
-    """A multi-step input the bot waits for (kind: "exact" or "reason"), kept in SQLite so
-    that it survives a restart."""
-
-    user_id: int
-    chat_id: int
-    kind: str
-    question_id: int
-    prompt_message_id: int | None
-    payload: str
-    created_at: str
-
-
-@dataclass(frozen=True)
-class Reason:
-    """A recent reason for /results; `name` is set only for readers who agreed to be named,
-    `handle` is the reader's public label (None only before one was assigned)."""
-
-    probability: int
-    reason: str
-    name: str | None
-    updated_at: str
-    handle: str | None = None
+__all__ = [
+    "Forecast",
+    "ForecastsRepo",
+    "HistoryEntry",
+    "PendingStep",
+    "Question",
+    "QuestionsRepo",
+    "Reason",
+    "Standing",
+]
 
 
 @dataclass(frozen=True)
@@ -131,6 +62,8 @@ class Standing:
         return sum(self.histogram.values())
 
 
+EPOCH = datetime.min.replace(tzinfo=UTC)  # before every stored time
+
 # how many forecasts beyond the asked horizon the in-memory window keeps, so that a few
 # withdrawals do not force a re-read
 WINDOW_MARGIN = 2048
@@ -145,7 +78,7 @@ class _Window:
     counts: dict[int, int]
     total: int
     recent: dict[int, int]
-    newest_at: str
+    newest_at: datetime
     complete: bool  # `recent` holds every standing forecast
     horizon: Callable[[int], int]
 
@@ -177,7 +110,7 @@ class _Window:
         return True
 
 
-_Move = tuple[int, int | None, int | None, str]  # user_id, left %, entered %, at
+_Move = tuple[int, int | None, int | None, datetime]  # user_id, left %, entered %, at
 
 
 class QuestionsRepo:
@@ -190,7 +123,7 @@ class QuestionsRepo:
         row = await fetch_one(
             self._conn, f"SELECT {columns(Question)} FROM questions WHERE {where}", params
         )
-        return Question(*row) if row else None
+        return from_row(Question, row) if row else None
 
     async def default(self) -> Question | None:
         """The default question, or None when there is none."""
@@ -232,7 +165,7 @@ class QuestionsRepo:
         rows = await fetch_all(
             self._conn, f"SELECT {columns(Question)} FROM questions ORDER BY id DESC"
         )
-        return [Question(*row) for row in rows]
+        return [from_row(Question, row) for row in rows]
 
     async def create(self, entry: QuestionEntry) -> Question:
         """Insert a question; it becomes the default when asked or when none exists.
@@ -303,7 +236,7 @@ class ForecastsRepo:
             f"SELECT {columns(Forecast)} FROM forecasts WHERE question_id = ? AND user_id = ?",
             (question_id, user_id),
         )
-        return Forecast(*row) if row else None
+        return from_row(Forecast, row) if row else None
 
     async def set(
         self,
@@ -327,7 +260,7 @@ class ForecastsRepo:
         """
         if not 1 <= probability <= 99:
             raise ValueError("probability must be 1..99 percent")
-        now = to_iso(at) if at else utcnow()
+        now = at.astimezone(UTC) if at else datetime.now(UTC)
         new, old = await self._writer.submit(
             _Write("set", question_id, user_id, now, probability, reason, language)
         )
@@ -337,13 +270,15 @@ class ForecastsRepo:
     async def set_reason(self, question_id: int, user_id: int, reason: str) -> Forecast | None:
         """Replace the reason of the reader's standing forecast; None if there is none."""
         new, _ = await self._writer.submit(
-            _Write("reason", question_id, user_id, utcnow(), reason=reason)
+            _Write("reason", question_id, user_id, datetime.now(UTC), reason=reason)
         )
         return new
 
     async def withdraw(self, question_id: int, user_id: int) -> Forecast | None:
         """Withdraw the standing forecast (kept in history); returns it, or None if none."""
-        _, old = await self._writer.submit(_Write("withdraw", question_id, user_id, utcnow()))
+        _, old = await self._writer.submit(
+            _Write("withdraw", question_id, user_id, datetime.now(UTC))
+        )
         return old
 
     async def flush(self) -> None:
@@ -363,7 +298,7 @@ class ForecastsRepo:
             " WHERE question_id = ? AND user_id = ? ORDER BY at, id",
             (question_id, user_id),
         )
-        return [HistoryEntry(*row) for row in rows]
+        return [from_row(HistoryEntry, row) for row in rows]
 
     async def count(self, question_id: int) -> int:
         """How many readers have a standing (not withdrawn) forecast (from the trigger-kept
@@ -416,7 +351,7 @@ class ForecastsRepo:
             (question_id, horizon(total) + WINDOW_MARGIN),
         )
         recent = {int(uid): int(p) for uid, p, _ in reversed(rows)}
-        newest_at = str(rows[0][2]) if rows else ""
+        newest_at = from_iso(rows[0][2]) if rows else EPOCH
         return _Window(version, counts, total, recent, newest_at, len(rows) == total, horizon)
 
     async def newest(self, question_id: int, limit: int) -> list[int]:
@@ -481,7 +416,7 @@ class ForecastsRepo:
             " ORDER BY f.updated_at DESC LIMIT ?",
             (question_id, limit),
         )
-        return [Reason(*row) for row in rows]
+        return [from_row(Reason, row) for row in rows]
 
     async def set_pending(
         self,
@@ -510,7 +445,7 @@ class ForecastsRepo:
             f"SELECT {columns(PendingStep)} FROM pending_steps WHERE user_id = ? AND chat_id = ?",
             (user_id, chat_id),
         )
-        step = PendingStep(*row) if row else None
+        step = from_row(PendingStep, row) if row else None
         if step is not None and expired(step.created_at, ttl):
             await self.clear_pending(user_id, chat_id)
             return None
@@ -562,7 +497,7 @@ class _Write:
     kind: str
     question_id: int
     user_id: int
-    at: str
+    at: datetime
     probability: int | None = None
     reason: str | None = None
     language: str = ""
@@ -686,12 +621,13 @@ class GroupWriter:
                 if after is None or entry is None:
                     continue
                 state[op.key] = after
+                at = to_iso(op.at)  # the change's time: the row's updated_at and the entry's
+                created = at if after.created_at == op.at else to_iso(after.created_at)
                 upserts.append(
                     (after.question_id, after.user_id, after.probability, after.reason,
-                     after.language, after.created_at, after.updated_at, after.revisions,
-                     after.withdrawn)
+                     after.language, created, at, after.revisions, after.withdrawn)
                 )  # fmt: skip
-                history.append((op.question_id, op.user_id, *entry, op.at))
+                history.append((op.question_id, op.user_id, *entry, at))
                 left = before.probability if before and not before.withdrawn else None
                 entered = None if after.withdrawn else after.probability
                 moves.setdefault(op.question_id, []).append((op.user_id, left, entered, op.at))
@@ -735,7 +671,7 @@ class GroupWriter:
                 [question_id, *users],
             )
             for row in rows:
-                forecast = Forecast(*row)
+                forecast = from_row(Forecast, row)
                 found[(forecast.question_id, forecast.user_id)] = forecast
         return found
 

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import aiosqlite
 
-from bot.store.db import connect, fetch_all, fetch_one, transaction, utcnow, write_lock
+from bot.store.db import connect, fetch_all, fetch_one, to_iso, transaction, utcnow, write_lock
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS inbox (
@@ -121,8 +122,8 @@ class InboxRepo:
         )
         return None if row is None else row[0] is not None
 
-    async def prune(self, handled_before: str, keep: int) -> int:
-        """Delete handled rows whose handled_at (UTC text) is before `handled_before`, always
+    async def prune(self, handled_before: datetime, keep: int) -> int:
+        """Delete handled rows handled before the aware time `handled_before`, always
         keeping the newest `keep` handled rows; unhandled rows are never deleted.
 
         Returns the number of rows deleted.
@@ -132,7 +133,7 @@ class InboxRepo:
                 "DELETE FROM inbox WHERE handled_at IS NOT NULL AND handled_at < ?"
                 " AND update_id NOT IN (SELECT update_id FROM inbox"
                 "  WHERE handled_at IS NOT NULL ORDER BY update_id DESC LIMIT ?)",
-                (handled_before, keep),
+                (to_iso(handled_before), keep),
             )
             if self.conn.in_transaction:
                 await self.conn.commit()

@@ -8,32 +8,33 @@ from datetime import datetime
 
 import aiosqlite
 
-from bot.store.db import fetch_all, fetch_one, to_iso, transaction, utcnow
+from bot.store.db import fetch_all, fetch_one, from_iso, from_row, to_iso, transaction, utcnow
 
 ACTIONS = ("hide", "unhide", "rate_limited")
 
 
 @dataclass(frozen=True)
 class HiddenReader:
-    """A reader whose reasons are hidden: public handle, first name, when (ISO UTC) and by
+    """A reader whose reasons are hidden: public handle, first name, when (aware UTC) and by
     which admin (Telegram id)."""
 
     user_id: int
     handle: str | None
     first_name: str
     hidden_by: int | None
-    hidden_at: str
+    hidden_at: datetime
 
 
 @dataclass(frozen=True)
 class LogEntry:
     """One moderation event: action (hide, unhide, rate_limited), the reader's handle (None
-    once they deleted their data), the admin's Telegram id (None for rate_limited), when."""
+    once they deleted their data), the admin's Telegram id (None for rate_limited), when
+    (aware UTC)."""
 
     action: str
     handle: str | None
     admin_id: int | None
-    at: str
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -109,17 +110,19 @@ class ModerationRepo:
             " FROM hidden_readers h JOIN users u ON u.user_id = h.user_id"
             " ORDER BY h.hidden_at DESC",
         )
-        return [HiddenReader(*row) for row in rows]
+        return [from_row(HiddenReader, row) for row in rows]
 
-    async def recent_changes(self, user_id: int, since: datetime) -> tuple[int, str | None]:
+    async def recent_changes(self, user_id: int, since: datetime) -> tuple[int, datetime | None]:
         """How many forecast changes (set, reason, withdraw; every question) the reader made
-        at or after `since` (aware), and the oldest of their times (ISO UTC) or None."""
+        at or after `since` (aware), and the oldest of their times (aware UTC) or None."""
         row = await fetch_one(
             self._conn,
             "SELECT COUNT(*), MIN(at) FROM forecast_history WHERE user_id = ? AND at >= ?",
             (user_id, to_iso(since)),
         )
-        return (int(row[0]), row[1]) if row else (0, None)
+        if row is None:
+            return 0, None
+        return int(row[0]), from_iso(row[1]) if row[1] is not None else None
 
     async def recent_offers(self, user_id: int, since: datetime) -> int:
         """How many "record N %" offers the bot made to the reader in comment threads at or
@@ -163,5 +166,10 @@ class ModerationRepo:
         )
         hidden_now, hides, unhides, limited, limited_readers = counts
         return ModerationSummary(
-            hidden_now, hides, unhides, limited, limited_readers, [LogEntry(*r) for r in rows]
+            hidden_now,
+            hides,
+            unhides,
+            limited,
+            limited_readers,
+            [from_row(LogEntry, r) for r in rows],
         )

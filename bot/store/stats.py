@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import aiosqlite
 
 from bot.domain import Dataset, StatEntry, normalize_alias
-from bot.store.db import columns, fetch_all, fetch_one, transaction, utcnow
+from bot.store.db import (
+    columns,
+    fetch_all,
+    fetch_one,
+    from_iso,
+    from_row,
+    to_row,
+    transaction,
+    utcnow,
+)
 
 
 @dataclass(frozen=True)
@@ -29,7 +39,8 @@ class Source:
 
 @dataclass(frozen=True)
 class Stat:
-    """One figure as stored: `value` in `unit` (percent values are percent, e.g. 25.3)."""
+    """One figure as stored: `value` in `unit` (percent values are percent, e.g. 25.3);
+    `updated_at` an aware UTC datetime."""
 
     key: str
     topic: str
@@ -49,7 +60,7 @@ class Stat:
     source_key: str
     as_of: str
     edited: int
-    updated_at: str
+    updated_at: datetime
 
     def text(self, name: str, lang: str) -> str | None:
         """The localized field `name` (label, period, comparison, note) in `lang`."""
@@ -92,8 +103,9 @@ class Model:
 
 @dataclass(frozen=True)
 class StatChange:
-    """One recorded change of a figure (changed_by is a Telegram user id or None); the
-    qualifier and source the change left, when it was made with /setstat."""
+    """One recorded change of a figure (changed_by is a Telegram user id or None) at
+    `changed_at` (aware UTC); the qualifier and source the change left, when it was made
+    with /setstat."""
 
     key: str
     old_value: float | None
@@ -104,7 +116,7 @@ class StatChange:
     new_period_en: str | None
     changed_by: int | None
     via: str
-    changed_at: str
+    changed_at: datetime
     new_qualifier: str | None = None
     new_source_key: str | None = None
 
@@ -181,13 +193,13 @@ class StatsRepo:
         """Every figure, in display order."""
         sql = f"SELECT {columns(Stat)} FROM stats ORDER BY sort_order"
         rows = await fetch_all(self._conn, sql)
-        return [Stat(*row) for row in rows]
+        return [from_row(Stat, row) for row in rows]
 
     async def get(self, key: str) -> Stat | None:
         """One figure by key, or None."""
         sql = f"SELECT {columns(Stat)} FROM stats WHERE key = ?"
         row = await fetch_one(self._conn, sql, (key,))
-        return Stat(*row) if row else None
+        return from_row(Stat, row) if row else None
 
     async def sources(self) -> list[Source]:
         """Every source, by key."""
@@ -270,7 +282,7 @@ class StatsRepo:
             )
             change = StatChange(
                 key, stat.value, value, stat.period_ru, stat.period_en, new_ru, new_en,
-                by, via, now, new_qualifier, source_key,
+                by, via, from_iso(now), new_qualifier, source_key,
             )  # fmt: skip
             await self._insert_change(change)
         return change
@@ -282,13 +294,13 @@ class StatsRepo:
             " ORDER BY changed_at DESC, id DESC LIMIT ?"
         )
         rows = await fetch_all(self._conn, sql, (key, limit))
-        return [StatChange(*row) for row in rows]
+        return [from_row(StatChange, row) for row in rows]
 
     async def _insert_change(self, change: StatChange) -> None:
         await self._conn.execute(
             f"INSERT INTO stat_history ({columns(StatChange)})"
             f" VALUES ({', '.join('?' * len(fields(StatChange)))})",
-            tuple(getattr(change, f.name) for f in fields(StatChange)),
+            to_row(change),
         )
 
     async def seed(self, dataset: Dataset, *, via: str = "seed") -> SeedReport:
@@ -332,7 +344,7 @@ class StatsRepo:
                             entry.period_en,
                             None,
                             via,
-                            utcnow(),
+                            datetime.now(UTC),
                         )
                     )
             await self._conn.execute(

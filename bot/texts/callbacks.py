@@ -38,6 +38,7 @@ from typing import (
     get_type_hints,
 )
 
+from bot.domain import Outcome
 from bot.texts import LANGUAGES
 
 MAX_BYTES = 64  # Telegram's limit for callback_data
@@ -229,7 +230,6 @@ def callback_data(prefix: str) -> Callable[[type[D]], type[D]]:
 QuestionId = Annotated[int, Between(1, 2**31)]
 StatsTopic = Literal["models", "companies", "industry", "targets", "ecosystem"]
 AdminAction = Literal["close", "open", "default"]  # of a question, from /questions
-Outcome = Literal["yes", "no", "annulled"]  # of a resolution
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ import zlib
 from markupsafe import Markup
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.domain import Question
 from bot.services.results import ResultsSnapshot
-from bot.store.forecasts import Question
 from bot.store.stats import Source, Stat
 from bot.texts import forecast as fview
 from bot.texts import percent, plain, t, t_plain, tn
@@ -94,9 +94,12 @@ def post_text(
 def post_state(question: Question) -> str:
     """A signature of what a post shows of its question besides the tally (status, outcome,
     its link and note, criteria): a post is edited when it differs from the one shown."""
+    changed = question.criteria_changed_at
+    # stored with the post (shown_state): the time in its ISO text form, so signatures
+    # computed before and after a restart or an upgrade compare equal
     parts = (
         question.status, question.resolution, question.resolution_link,
-        question.resolution_note, question.criteria_changed_at,
+        question.resolution_note, changed.isoformat(timespec="microseconds") if changed else None,
         question.criteria_ru, question.criteria_en, fview.takes_forecasts(question),
     )  # fmt: skip
     return f"{zlib.crc32(repr(parts).encode()):08x}"

@@ -8,11 +8,10 @@ from datetime import UTC, date, datetime
 from markupsafe import Markup
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.domain import Forecast, HistoryEntry, Question
 from bot.services.chart import ChartLabels
 from bot.services.hygiene import CAPTION_LIMIT, TEXT_LIMIT, display_name, shorten, tg_length
 from bot.services.results import ResultsSnapshot
-from bot.store.db import from_iso
-from bot.store.forecasts import Forecast, HistoryEntry, Question
 from bot.texts import day, moment, number, percent, plain, t, t_plain, tn
 from bot.texts.callbacks import (
     ExactPrompt,
@@ -64,7 +63,7 @@ def pct(value: float, lang: str) -> str:
 def takes_forecasts(question: Question, now: datetime | None = None) -> bool:
     """True while the question is open and its closing time (UTC) has not passed."""
     moment_ = now or datetime.now(UTC)
-    return question.status == "open" and from_iso(question.closes_at) > moment_
+    return question.status == "open" and question.closes_at > moment_
 
 
 def slug_list(slugs: Iterable[str]) -> Markup:
@@ -85,7 +84,7 @@ def open_item(question: Question, lang: str) -> Markup:
         "questions.item_open",
         question=question.text(lang),
         slug=question.slug,
-        closes=day(from_iso(question.closes_at).date(), lang),
+        closes=day(question.closes_at.date(), lang),
     )
 
 
@@ -98,7 +97,7 @@ def outcome_text(question: Question, lang: str) -> Markup:
         lang,
         "questions.resolved",
         outcome=t(lang, f"questions.outcome.{question.resolution}"),
-        when=day(from_iso(question.resolved_at or question.closes_at).date(), lang),
+        when=day((question.resolved_at or question.closes_at).date(), lang),
     )
     if question.resolution_link:
         text += "\n" + t(lang, "questions.resolution_link", url=question.resolution_link)
@@ -124,7 +123,7 @@ def question_block(question: Question, lang: str) -> Markup:
     "closed, awaiting resolution") instead of the dates."""
     criteria = [question.criteria(lang)]
     if question.criteria_changed_at:
-        changed = day(from_iso(question.criteria_changed_at).date(), lang)
+        changed = day(question.criteria_changed_at.date(), lang)
         criteria.append(t(lang, "forecast.criteria_changed", date=changed))
     if not takes_forecasts(question):
         return t(
@@ -139,8 +138,8 @@ def question_block(question: Question, lang: str) -> Markup:
         "forecast.question",
         question=question.text(lang),
         criteria=Markup("\n").join(criteria),
-        closes=day(from_iso(question.closes_at).date(), lang),
-        resolve_by=day(from_iso(question.resolve_by).date(), lang),
+        closes=day(question.closes_at.date(), lang),
+        resolve_by=day(question.resolve_by.date(), lang),
     )
 
 
@@ -329,7 +328,7 @@ def history_text(
     lines = []
     reason = ""  # the reason standing before each entry
     for entry in history:
-        when = moment(from_iso(entry.at), lang)
+        when = moment(entry.at, lang)
         if entry.action == "withdraw":
             line = t(lang, "myforecast.entry.withdraw", when=when)
         elif entry.action == "reason":
