@@ -24,9 +24,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.unprivileged import NOBODY, as_nobody, why_not
+
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 120
-NOBODY = 65534
 SETTINGS = ("BOT_TOKEN", "ADMIN_IDS", "DATABASE_URL", "CHANNEL_ID", "EXPORT_SALT")
 
 
@@ -156,13 +157,13 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def run(
-    command: list[str], cwd: Path, env: dict[str, str], stdin: str = "", as_nobody: bool = False
+    command: list[str], cwd: Path, env: dict[str, str], stdin: str = "", nobody: bool = False
 ) -> subprocess.CompletedProcess[str]:
     """Run a command of the installed bot (looked up on env's PATH, as Docker does), as
     `nobody` when asked and we are root."""
     command = [shutil.which(command[0], path=env.get("PATH")) or command[0], *command[1:]]
-    if as_nobody and os.geteuid() == 0:
-        command = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *command]
+    if nobody:
+        command = as_nobody(command)
     return subprocess.run(  # noqa: S603 - fixed arguments
         command,
         cwd=cwd,
@@ -254,8 +255,8 @@ def test_lock_pins_every_dependency() -> None:
 
 
 def test_image_commands_run_unprivileged(place: Path, context: Path) -> None:
-    if os.geteuid() == 0 and shutil.which("setpriv") is None:
-        pytest.skip("running as root without setpriv to drop privileges")
+    if why_not():
+        pytest.skip(why_not())
     steps = dict(dockerfile())
     python = fresh_venv(place / "image-venv")
     pip_install(python, str(context))  # the Dockerfile's `pip install --no-deps /tmp/src`
@@ -275,18 +276,18 @@ def test_image_commands_run_unprivileged(place: Path, context: Path) -> None:
         HOME=str(volume),
         DATABASE_URL=f"sqlite:///{volume}/bot.sqlite3",
     )
-    sick = run(health, volume, env, as_nobody=True)
+    sick = run(health, volume, env, nobody=True)
     assert sick.returncode == 1 and sick.stderr.startswith("unhealthy: No database")
-    no_token = run(cmd, volume, env, as_nobody=True)
+    no_token = run(cmd, volume, env, nobody=True)
     assert no_token.returncode == 2 and no_token.stderr.startswith("BOT_TOKEN is not set")
-    init = run(["python", "-m", "bot", "init-db"], volume, env, as_nobody=True)
+    init = run(["python", "-m", "bot", "init-db"], volume, env, nobody=True)
     assert init.returncode == 0, init.stderr
-    healthy = run(health, volume, env, as_nobody=True)
+    healthy = run(health, volume, env, nobody=True)
     assert healthy.returncode == 0 and healthy.stdout.startswith("healthy: database")
 
     # the console works in the image: its files land in the volume (the working directory)
     shell = run(
-        ["python", "-m", "bot", "shell"], volume, env, "/forecast 70\n/results\n", as_nobody=True
+        ["python", "-m", "bot", "shell"], volume, env, "/forecast 70\n/results\n", nobody=True
     )
     assert shell.returncode == 0, shell.stderr
     assert list((volume / "shell-files").glob("*.png")), shell.stdout
@@ -296,9 +297,7 @@ def test_image_commands_run_unprivileged(place: Path, context: Path) -> None:
     mount.mkdir(mode=0o755)
     if os.geteuid() != 0:
         mount.chmod(0o555)
-    bad = run(
-        cmd, mount, {**env, "DATABASE_URL": f"sqlite:///{mount}/bot.sqlite3"}, as_nobody=True
-    )
+    bad = run(cmd, mount, {**env, "DATABASE_URL": f"sqlite:///{mount}/bot.sqlite3"}, nobody=True)
     uid = NOBODY if os.geteuid() == 0 else os.geteuid()
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
     assert f"{mount} is not writable by uid {uid}" in bad.stderr and "chown" in bad.stderr

@@ -21,11 +21,11 @@ import pytest
 
 from bot.config import load_settings
 from tests.conftest import UnauthorizedBotApi
+from tests.unprivileged import NOBODY, as_nobody, why_not
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "123456789:AAE-secretsecretsecretsecretsecret12"
 TIMEOUT = 30  # seconds: generous for a loaded machine; only a hang comes near it
-NOBODY = 65534
 SETTINGS = (
     "BOT_TOKEN",
     "ADMIN_IDS",
@@ -46,8 +46,8 @@ def bot(
     """`python -m bot ARGS` in `cwd` with a clean environment plus `env`."""
     base = {k: v for k, v in os.environ.items() if k not in SETTINGS}
     command = [sys.executable, "-m", "bot", *args]
-    if unprivileged and os.geteuid() == 0:
-        command = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *command]
+    if unprivileged:
+        command = as_nobody(command)
     return subprocess.run(  # noqa: S603 - our own interpreter and fixed arguments
         command,
         cwd=cwd,
@@ -76,14 +76,7 @@ def place() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def unprivileged_available() -> bool:
-    """Root can drop to `nobody` with setpriv; any other user is already unprivileged."""
-    return os.geteuid() != 0 or shutil.which("setpriv") is not None
-
-
-needs_unprivileged = pytest.mark.skipif(
-    not unprivileged_available(), reason="running as root without setpriv to drop privileges"
-)
+needs_unprivileged = pytest.mark.skipif(bool(why_not()), reason=why_not() or "-")
 
 
 # --- settings -----------------------------------------------------------------------------
