@@ -100,3 +100,25 @@ async def test_current_question_survives_a_restart(harness: Harness, bob: dict[s
     assert "Question: Will Kimi" in step.text
     assert await standing(harness, second, bob["id"]) == 20
     assert "Will Kimi" in (await harness.send(bob, "/myforecast")).text
+
+
+async def test_once_the_opened_question_closes_typed_forecasts_go_to_the_default(
+    harness: Harness, bob: dict[str, Any]
+) -> None:
+    second = await add_second(harness)
+    await harness.send(bob, f"/start forecast_{SLUG}")
+    assert await standing(harness, second, bob["id"]) is None
+    await harness.store.conn.execute(
+        "UPDATE questions SET closes_at = '2020-01-01T00:00:00.000000+00:00' WHERE id = ?",
+        (second,),
+    )
+    await harness.store.conn.commit()
+    default = await harness.store.questions.default()
+    assert default is not None and default.id != second
+    step = await harness.send(bob, "/forecast 20")
+    assert "Recorded" in step.text and "Will Kimi" not in step.text
+    assert await standing(harness, default.id, bob["id"]) == 20
+    # named explicitly, the closed question still says so and where the open ones are
+    step = await harness.send(bob, f"/forecast {SLUG} 30")
+    assert "no longer takes forecasts" in step.text and "/questions" in step.text
+    assert await standing(harness, second, bob["id"]) is None

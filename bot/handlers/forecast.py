@@ -54,13 +54,20 @@ async def question_for(
     context: BotContext, question_id: int | None = None, *, update: Update | None = None
 ) -> Question | None:
     """The question by id; without one, the question the reader of `update` last opened (a
-    deep link, a tap on its card, a typed slug; kept in the database), else the default."""
+    deep link, a tap on its card, a typed slug; kept in the database) while it takes
+    forecasts, else the default question (the last-opened one when the default takes no
+    forecasts either)."""
     store = context.store
     if question_id is not None:
         return await store.questions.get(question_id)
     user = update.effective_user if update is not None else None
     question = await store.questions.current_for(user.id) if user is not None else None
-    return question or await store.questions.default()
+    if question is not None and view.takes_forecasts(question):
+        return question
+    default = await store.questions.default()
+    if question is None or (default is not None and view.takes_forecasts(default)):
+        return default
+    return question
 
 
 async def remember_question(update: Update, context: BotContext, question: Question) -> None:
