@@ -24,7 +24,8 @@ async def test_chart_reused_until_enough_changes_then_redrawn_once(
 ) -> None:
     harness = Harness(settings, emu)
     await harness.start()
-    quick = Freshness(max_age=600, min_changes=3, min_interval=0)  # redraw at once at 3 changes
+    # redraw at once at 3 changes, whatever the share of forecasters
+    quick = Freshness(max_age=600, min_changes=3, min_interval=0, min_share=0)
     harness.app.bot_data.results_cache = ResultsCache(quick)
     harness.app.bot_data.chart_cache = ChartCache(quick)
     try:
@@ -143,3 +144,16 @@ async def test_reuse_never_hides_the_first_forecasts_or_shows_withdrawn_ones(
     question = await harness.store.questions.default()
     assert question is not None
     assert (await reuse.get(harness.store, question)).aggregate is None
+
+
+async def test_with_few_forecasters_a_change_shows_at_once(
+    harness: Harness, anna: dict[str, Any], bob: dict[str, Any]
+) -> None:
+    harness.app.bot_data.results_cache = ResultsCache(Freshness())  # as shipped: 30 s, 50
+    await harness.send(bob, "/forecast 75")
+    assert "Median: 75%" in (await harness.send(bob, "/results")).texts[0]
+    await harness.send(bob, "/forecast 20 talent follows money")
+    step = await harness.send(bob, "/results")
+    assert "1 forecaster" in step.texts[0] and "Median: 20%" in step.texts[0]
+    await harness.send(anna, "/forecast 60")
+    assert "Median: 40%" in (await harness.send(bob, "/results")).texts[0]

@@ -119,25 +119,41 @@ class PastTrend:
 class Freshness:
     """When a snapshot or chart of an older question version may still be shown.
 
-    `max_age` seconds (RESULTS_CACHE_SECONDS) after it was made, as long as fewer than
-    `min_changes` (CHART_REDRAW_MIN_CHANGES) forecast writes happened since, and always for
-    `min_interval` seconds (so however fast forecasts change, a chart is redrawn at most
-    once per `min_interval`); `max_age=0` makes every change visible at once.
+    `max_age` seconds (RESULTS_CACHE_SECONDS) after it was made, as long as fewer forecast
+    writes happened since than `min_changes` (CHART_REDRAW_MIN_CHANGES) and than `min_share`
+    (a fraction) of its forecasters, so a question with few forecasters shows every change at
+    once (`min_share=0` leaves only `min_changes`); charts are also always reused for
+    `min_interval` seconds (so however fast forecasts change, a chart is redrawn at most once
+    per `min_interval`); `max_age=0` makes every change visible at once.
     """
 
     max_age: float = 30.0
     min_changes: int = 50
     min_interval: float = 1.0
+    min_share: float = 0.05
 
-    def reusable(self, made_version: int, made_at: float, version: int, now: float) -> bool:
-        """True when something made at `made_version`, monotonic time `made_at`, may still
-        stand for `version` at monotonic time `now`."""
+    def reusable(
+        self,
+        made_version: int,
+        made_at: float,
+        version: int,
+        now: float,
+        forecasters: int | None = None,
+        *,
+        throttle: bool = True,
+    ) -> bool:
+        """True when something made at `made_version`, monotonic time `made_at`, showing
+        `forecasters` forecasters (None: not known), may still stand for `version` at
+        monotonic time `now`; `throttle` applies `min_interval`."""
         if made_version == version:
             return True
         age = now - made_at
         if age >= self.max_age:
             return False
-        return version - made_version < self.min_changes or age < self.min_interval
+        limit = self.min_changes
+        if forecasters is not None and self.min_share > 0:
+            limit = min(limit, max(1, int(self.min_share * forecasters)))
+        return version - made_version < limit or (throttle and age < self.min_interval)
 
 
 class ResultsCache:
@@ -154,7 +170,7 @@ class ResultsCache:
         cached = self._snapshots.get(question.id)
         if cached is not None and cached.version != question.version:
             made = (cached.version, cached.computed_mono, question.version, time.monotonic())
-            if self.freshness.reusable(*made):
+            if self.freshness.reusable(*made, cached.count, throttle=False):
                 live = await store.forecasts.count(question.id)
                 if cached.aggregate is not None or live == 0:  # not for the first forecasts
                     return cached.with_count(live)
