@@ -46,13 +46,12 @@ async def admin_only(update: Update, context: BotContext, action: str) -> bool:
     anonymous = user is not None and user.id == GROUP_ANONYMOUS_BOT
     if user is not None and not anonymous and context.settings.is_admin(user.id):
         return True
-    chat_id = update.effective_chat.id if update.effective_chat else None
-    logger.warning(
-        "Refused %s for %s user %s in chat %s",
+    chat_type = update.effective_chat.type if update.effective_chat else None
+    logger.warning(  # no ids: a reader's identity never reaches the log
+        "Refused %s for a %s user in a %s chat",
         action,
         "anonymous" if anonymous else "non-admin",
-        user.id if user else None,
-        chat_id,
+        chat_type,
     )
     text = t(lang, "admin.anonymous" if anonymous else "admin.refused")
     if update.callback_query:

@@ -27,7 +27,7 @@ async def on_my_chat_member(update: Update, context: BotContext) -> None:
     if chat.type == ChatType.PRIVATE:
         user = change.from_user
         if status == ChatMemberStatus.BANNED:
-            logger.info("Reader %s blocked the bot", user.id)
+            logger.info("A reader blocked the bot")
             await store.users.set_blocked(user.id)
             if context.user_data is not None:
                 context.user_data["started"] = False

@@ -81,7 +81,7 @@ async def deleteme_button(update: Update, context: BotContext) -> None:
     # forget the cached identity too, so the next message starts afresh
     if context.user_data is not None:
         context.user_data.clear()
-    logger.info("Reader %s deleted their data (%s forecasts)", user.id, removed)
+    logger.info("A reader deleted their data (%s forecasts)", removed)
     if removed:  # public tallies follow (a post edits only when its tally changes)
         await questions_changed(context, [q.id for q in await context.store.questions.all()])
     done = tn(lang, "privacy.deleted", removed) if removed else t(lang, "privacy.deleted_none")

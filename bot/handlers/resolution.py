@@ -202,11 +202,11 @@ async def notify_scores(
             await context.bot.send_message(user_id, text)
             sent += 1
         except Forbidden:
-            logger.info("Reader %s blocked the bot; score not delivered", user_id)
+            logger.info("A reader blocked the bot; score not delivered")
             await context.store.users.set_blocked(user_id)
             failed += 1
         except TelegramError as exc:
-            logger.warning("Could not send the score to reader %s: %s", user_id, exc)
+            logger.warning("Could not send a score to a reader: %s", exc)
             failed += 1
     if admin_chat is not None:
         text = t(
