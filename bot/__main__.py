@@ -166,8 +166,9 @@ def main(argv: list[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return 2
     token = settings.bot_token.get_secret_value() if settings.bot_token else None
-    quiet = "WARNING" if args.command == "shell" and settings.log_level == "INFO" else None
-    setup_logging(quiet or settings.log_level, token)
+    # the console keeps the conversation clean: its log goes to a file beside its files
+    console_log = args.files / "console.log" if args.command == "shell" else None
+    setup_logging(settings.log_level, token, console_log)
     try:
         if args.command in ("run", "shell", "init-db", "stats", "export"):
             # the database's faults are found before the bot (and its libraries) load

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from pathlib import Path
 
 # Bot API URLs carry the token as /bot<id>:<secret>/; match that shape whatever the token.
 TOKEN_IN_URL = re.compile(r"(/(?:file/)?bot)\d+:[A-Za-z0-9_-]+")
@@ -41,9 +42,16 @@ def _not_a_bootstrap_failure(record: logging.LogRecord) -> bool:
     return "(Bootstrap" not in str(record.msg) + str(record.args)
 
 
-def setup_logging(level: str, token: str | None) -> None:
-    """Log to stderr at `level`, the token redacted; chatty libraries at WARNING."""
-    handler = logging.StreamHandler()
+def setup_logging(level: str, token: str | None, file: Path | None = None) -> None:
+    """Log to stderr (or append to `file`, its folder created; stderr when that fails) at
+    `level`, the token redacted; chatty libraries at WARNING."""
+    handler: logging.Handler = logging.StreamHandler()
+    if file is not None:
+        try:
+            file.parent.mkdir(parents=True, exist_ok=True)
+            handler = logging.FileHandler(file, encoding="utf-8")
+        except OSError:
+            pass  # an unwritable folder: stderr, as without a file
     handler.addFilter(RedactTokenFilter(token))
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
