@@ -21,11 +21,12 @@ from bot.handlers.common import (
     BotContext,
     edit,
     in_private,
+    pressed_question,
     reply,
 )
 from bot.services.notify import question_changed
 from bot.texts import day, moment, number, plain, t, t_plain
-from bot.texts.callbacks import AdminAction, BadCallbackData, QuestionAction, ResolveConfirm
+from bot.texts.callbacks import AdminAction, QuestionAction, ResolveConfirm
 from bot.texts.forecast import outcome_text, takes_forecasts
 
 logger = logging.getLogger(__name__)
@@ -333,15 +334,7 @@ async def admin_button(
     assert query
     if not await admin_only(update, context, f"{kind.prefix} button"):
         return None
-    try:
-        data = kind.parse(query.data)
-        question = await context.store.questions.get(data.question_id)
-        if question is None:
-            raise BadCallbackData(str(data.question_id))
-    except BadCallbackData:
-        await query.answer(t(context.lang, "error.stale_button"), show_alert=True)
-        return None
-    return question, data
+    return await pressed_question(update, context, kind)
 
 
 async def reply_to_query(update: Update, text: str, **kwargs: Any) -> None:

@@ -8,7 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
 
 from telegram import Message, ReplyParameters, Update, User
 from telegram.constants import ChatType
@@ -17,12 +17,13 @@ from telegram.ext import CallbackContext, CallbackQueryHandler, CommandHandler, 
 
 from bot import telegram_policy as policy
 from bot.config import Settings
+from bot.domain import Question
 from bot.services.notify import Listener
 from bot.services.results import ChartCache, ResultsCache
 from bot.store import Store
 from bot.store.users import SERVICE_ACCOUNTS
-from bot.texts import pick_language
-from bot.texts.callbacks import CallbackData
+from bot.texts import pick_language, t
+from bot.texts.callbacks import BadCallbackData, CallbackData
 
 if TYPE_CHECKING:
     from telegram.request import BaseRequest
@@ -233,3 +234,39 @@ async def confirming(apology: str = "error.recorded") -> AsyncIterator[None]:
         yield
     except TelegramError as exc:
         raise AfterStore(apology) from exc
+
+
+class QuestionButton(Protocol):
+    """Callback data that names a question by id (a class of bot/texts/callbacks.py)."""
+
+    @property
+    def question_id(self) -> int:
+        """The id of the question the button is about."""
+        ...
+
+    @classmethod
+    def parse(cls, data: str | None) -> Self:
+        """The typed data; raises BadCallbackData for anything else."""
+        ...
+
+
+Pressed = TypeVar("Pressed", bound=QuestionButton)
+
+
+async def pressed_question(
+    update: Update, context: BotContext, kind: type[Pressed]
+) -> tuple[Question, Pressed] | None:
+    """The question a pressed button of `kind` names, and the button's parsed data. Stale or
+    forged data (not of `kind`, or a question that no longer exists) gets the stale-button
+    alert, and None is returned."""
+    query = update.callback_query
+    assert query
+    try:
+        data = kind.parse(query.data)
+        question = await context.store.questions.get(data.question_id)
+        if question is None:
+            raise BadCallbackData(str(data.question_id))
+    except BadCallbackData:
+        await query.answer(t(context.lang, "error.stale_button"), show_alert=True)
+        return None
+    return question, data

@@ -15,7 +15,15 @@ from telegram import ForceReply, Message, Update
 from telegram.constants import ChatType
 
 from bot.domain import Question
-from bot.handlers.common import BotContext, confirming, edit, in_private, is_reader, reply
+from bot.handlers.common import (
+    BotContext,
+    confirming,
+    edit,
+    in_private,
+    is_reader,
+    pressed_question,
+    reply,
+)
 from bot.handlers.moderation import refuse_flood
 from bot.handlers.start import send_greeting
 from bot.services.forecasting import record_forecast
@@ -37,7 +45,6 @@ from bot.texts.callbacks import (
     ForecastPreset,
     NamingConsent,
     OpenCard,
-    QuestionData,
     ReasonPrompt,
     WithdrawConfirm,
 )
@@ -271,15 +278,10 @@ async def preset_button(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query
     lang = context.lang
-    try:
-        data = ForecastPreset.parse(query.data)
-        probability = data.probability
-        question = await question_for(context, data.question_id)
-        if question is None:
-            raise BadCallbackData(str(data.question_id))
-    except BadCallbackData:
-        await query.answer(t(lang, "error.stale_button"), show_alert=True)
+    pressed = await pressed_question(update, context, ForecastPreset)
+    if pressed is None:
         return
+    question, probability = pressed[0], pressed[1].probability
     if await refuse_non_reader(update, context) or await refuse_closed(update, context, question):
         return
     assert update.effective_user
@@ -311,29 +313,12 @@ async def open_card_button(update: Update, context: BotContext) -> None:
     """ "Change forecast": show the card with the buttons again (a new message)."""
     query = update.callback_query
     assert query
-    question = await question_from_data(update, context, OpenCard)
-    if question is None or await refuse_non_reader(update, context):
+    pressed = await pressed_question(update, context, OpenCard)
+    if pressed is None or await refuse_non_reader(update, context):
         return
+    question = pressed[0]
     await query.answer()
     await send_card(update, context, question)
-
-
-async def question_from_data(
-    update: Update, context: BotContext, kind: type[QuestionData]
-) -> Question | None:
-    """The question named by the callback data of `kind` (`prefix:<id>`); alerts and returns
-    None when stale."""
-    query = update.callback_query
-    assert query
-    try:
-        qid = kind.parse(query.data).question_id
-        question = await question_for(context, qid)
-        if question is None:
-            raise BadCallbackData(str(qid))
-    except BadCallbackData:
-        await query.answer(t(context.lang, "error.stale_button"), show_alert=True)
-        return None
-    return question
 
 
 # --- prompts: exact % and reason -----------------------------------------------------------
@@ -345,9 +330,10 @@ async def prompt_button(update: Update, context: BotContext) -> None:
     assert query and query.data
     kind = EXACT if ExactPrompt.pattern.match(query.data) else REASON
     data_kind = ExactPrompt if kind == EXACT else ReasonPrompt
-    question = await question_from_data(update, context, data_kind)
-    if question is None or await refuse_non_reader(update, context):
+    pressed = await pressed_question(update, context, data_kind)
+    if pressed is None or await refuse_non_reader(update, context):
         return
+    question = pressed[0]
     if await refuse_closed(update, context, question):
         return
     assert update.effective_user and update.effective_chat
@@ -576,15 +562,10 @@ async def withdraw_button(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query
     lang = context.lang
-    try:
-        data = WithdrawConfirm.parse(query.data)
-        confirmed = data.confirmed
-        question = await question_for(context, data.question_id)
-        if question is None:
-            raise BadCallbackData(str(data.question_id))
-    except BadCallbackData:
-        await query.answer(t(lang, "error.stale_button"), show_alert=True)
+    pressed = await pressed_question(update, context, WithdrawConfirm)
+    if pressed is None:
         return
+    question, confirmed = pressed[0], pressed[1].confirmed
     if await refuse_non_reader(update, context):
         return
     assert update.effective_user

@@ -16,8 +16,8 @@ from telegram.error import BadRequest
 
 from bot import telegram_policy as policy
 from bot.domain import Question
-from bot.handlers.common import BotContext, in_private, is_reader, reply
-from bot.handlers.forecast import pick_question, question_for, question_from_data
+from bot.handlers.common import BotContext, in_private, is_reader, pressed_question, reply
+from bot.handlers.forecast import pick_question, question_for
 from bot.handlers.start import send_greeting
 from bot.services.chart import render_chart
 from bot.services.results import ChartCache, Freshness, ResultsCache, ResultsSnapshot
@@ -40,9 +40,10 @@ async def results_button(update: Update, context: BotContext) -> None:
     """The "results" button."""
     query = update.callback_query
     assert query
-    question = await question_from_data(update, context, ShowResults)
-    if question is None:
+    pressed = await pressed_question(update, context, ShowResults)
+    if pressed is None:
         return
+    question = pressed[0]
     if not in_private(update):
         # in a group the answer would reach everyone: show a short summary to the tapper only
         await query.answer(await short_summary(update, context, question), show_alert=True)
