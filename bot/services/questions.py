@@ -57,8 +57,9 @@ def check_answer(step: str, text: str, answers: dict[str, str]) -> tuple[str | N
     store's to say."""
     value = text.strip()
     if step == "slug":
-        value = value.lower()
-        return (None if SLUG.match(value) else "admin.newq.bad.slug"), value
+        if not SLUG.match(value.lower()):
+            return "admin.newq.bad.slug", value  # echoed as typed
+        return None, value.lower()
     if step in ("text_ru", "text_en"):
         return (None if 0 < len(value) <= MAX_TEXT else "admin.newq.bad.text"), value
     if step in ("criteria_ru", "criteria_en"):
