@@ -135,3 +135,16 @@ async def test_reseeding_keeps_an_admins_figure_but_takes_corrected_labels(
     assert stat.label_en == "Growth of the core AI sector"
     companies = await harness.store.stats.get("ai_companies")
     assert companies and companies.as_of == ""
+
+
+async def test_setstat_refuses_a_source_date_in_the_future_or_not_on_the_calendar(
+    harness: Harness, admin: dict[str, Any]
+) -> None:
+    for day in ("2099-03", "2026-02-31"):
+        step = await harness.send(
+            admin, f"/setstat ai_companies 2900\nsource: Some report\ndate: {day}"
+        )
+        assert f"“{day}” is not a date I can take" in plain(step.text)
+        assert "Nothing was changed" in plain(step.text)
+    stats = plain((await harness.send(admin, "/stats")).text)
+    assert "2,900" not in stats and "2,500" in stats

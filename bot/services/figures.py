@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 
 from bot.domain import QUALIFIERS
 from bot.store.stats import CitedSource
@@ -71,12 +72,24 @@ class SetstatOptions:
     source: CitedSource | None = None
 
 
+def published_day(text: str) -> bool:
+    """True for a real calendar date (YYYY-MM-DD) or month (YYYY-MM) that is not after
+    today (UTC): when a source was published."""
+    if not ISO_DAY.match(text):
+        return False
+    try:
+        first = date.fromisoformat(text if len(text) == 10 else f"{text}-01")
+    except ValueError:  # 2026-02-31
+        return False
+    return first <= datetime.now(UTC).date()
+
+
 def parse_options(lines: list[str]) -> SetstatOptions | tuple[str, str]:
     """The option lines of /setstat (see SetstatOptions; blank lines are skipped, values
     are cut to 200 characters), or (problem, the line or value) when one is not accepted:
     problem is "option" (not "name: value" or an unknown name), "qualifier", "url"
-    (not http(s)://host.tld…), "date" (not YYYY-MM or YYYY-MM-DD) or "source_needed" (a
-    url or date without a source). Never raises."""
+    (not http(s)://host.tld…), "date" (not a YYYY-MM or YYYY-MM-DD up to today, UTC) or
+    "source_needed" (a url or date without a source). Never raises."""
     found: dict[str, str] = {}
     for line in lines:
         if not line.strip():
@@ -98,7 +111,7 @@ def parse_options(lines: list[str]) -> SetstatOptions | tuple[str, str]:
     url, day_ = found.get("url"), found.get("date")
     if url is not None and not re.match(r"^https?://[^\s/]+\.[^\s]+$", url):
         return "url", url
-    if day_ is not None and not ISO_DAY.match(day_):
+    if day_ is not None and not published_day(day_):
         return "date", day_
     if "source" in found:
         options.source = CitedSource(found["source"], url, day_)
