@@ -148,3 +148,13 @@ async def test_setstat_refuses_a_source_date_in_the_future_or_not_on_the_calenda
         assert "Nothing was changed" in plain(step.text)
     stats = plain((await harness.send(admin, "/stats")).text)
     assert "2,900" not in stats and "2,500" in stats
+
+
+async def test_a_figure_updated_without_a_source_says_so_in_sources(
+    harness: Harness, admin: dict[str, Any], bob: dict[str, Any]
+) -> None:
+    await harness.send(admin, "/setstat ai_companies 2900")
+    sources = plain((await harness.send(bob, "/sources")).text)
+    assert "(first reported here; the bot's admins have updated it since)" in sources
+    stats = plain((await harness.send(bob, "/stats")).text)
+    assert "updated by the bot's admins" in stats

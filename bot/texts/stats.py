@@ -148,7 +148,9 @@ def sources_card(
     models, facts = models or [], facts or []
     for source in sources:
         used: list[str] = [
-            s.text("label", lang) or s.key for s in stats if s.source_key == source.key
+            t(lang, "sources.updated_since", figure=label) if s.edited else label
+            for s in stats
+            if s.source_key == source.key and (label := s.text("label", lang) or s.key)
         ]
         if any(m.source_key == source.key for m in models):
             used.append(t(lang, "sources.used_models"))
