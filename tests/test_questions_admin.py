@@ -202,7 +202,7 @@ async def test_resolve_scores_notifies_and_leaderboard(
     assert f"2. читатель {short} — 0,250 (оценка последнего прогноза: 0,010)" in text
     assert "3. Carl — 0,449 (оценка последнего прогноза: 0,810)" in text
     assert "Анна" not in text  # Anna did not agree to be named
-    assert "Вы: 2 место из 3" in text
+    assert "Вы: 2-е место из 3" in text
     # without a slug: the newest resolved question
     assert "1. Bob — 0.040" in plain((await harness.send(bob, "/leaderboard")).text)
     step = await harness.send(admin, "/resolve scored no")
