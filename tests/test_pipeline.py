@@ -368,3 +368,34 @@ async def test_stats_answered_while_a_chat_waits_out_flood_control_and_an_export
     assert "183 models" in emu.calls[answered].result["text"]
     assert (await bot.terminate(within=15))[0] == 0
     assert "Traceback" not in bot.log
+
+
+async def test_a_journaled_reply_is_not_sent_again_when_its_update_is_handled_again(
+    tmp_path: Path, server: EmulatorServer, bots: list[BotProcess]
+) -> None:
+    """The inbox as a crash leaves it: two updates not marked handled; the reply to one of
+    them is in the journal (the crash came after Telegram's answer arrived), the other's is
+    not (the crash came while the reply was in flight). At the next start both are handled
+    again: the first reader gets no second reply, the second one does (the one window left),
+    and neither gets a second forecast row."""
+    emu = server.emulator
+    journaled, in_flight = readers(emu, 2)
+    bot = make_bot(bots, tmp_path, server)
+    sent = [forecast(emu, journaled, 61), forecast(emu, in_flight, 62)]
+    bot.start()
+    assert await server.wait_for(lambda: len(recorded_replies(emu)) == 2, 30), bot.log[-2000:]
+    assert (await bot.terminate(within=10))[0] == 0
+    ids = [u["update_id"] for u in sent]
+    with sqlite3.connect(tmp_path / "data" / "bot.inbox.sqlite3") as db:
+        assert {r[0] for r in db.execute("SELECT update_id FROM inbox_sent")} == set(ids)
+        db.execute("UPDATE inbox SET handled_at = NULL WHERE update_id IN (?, ?)", ids)
+        db.execute("DELETE FROM inbox_sent WHERE update_id = ?", (ids[1],))
+    bot.start()
+    assert await server.wait_for(lambda: set(ids) <= handled_ids(bot), 30), bot.log[-2000:]
+    assert await server.wait_for(lambda: recorded_replies(emu)[in_flight["id"]] == 2, 30)
+    assert (await bot.terminate(within=10))[0] == 0
+    assert recorded_replies(emu) == Counter({journaled["id"]: 1, in_flight["id"]: 2})
+    current, history = rows(bot)
+    assert current == history == Counter({journaled["id"]: 1, in_flight["id"]: 1})
+    assert f"Update {ids[0]}: sendMessage sent before the restart, not again" in bot.log
+    assert "Traceback" not in bot.log
