@@ -323,6 +323,9 @@ class InboxBot(ExtBot[Any]):
             pool_timeout=pool_timeout,
         )
         store.inbox.record_sent(current.update_id, seq, endpoint, result)
+        # let the other answers that arrived with this one be journaled before any of
+        # their handlers goes on
+        await asyncio.sleep(0)
         return result
 
     async def _post_counted(
@@ -433,7 +436,7 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
                 task = asyncio.current_task()
                 if task is not None:
                     self._active.add(task)
-                token = _begin(update)
+                token = await _begin(update)
                 try:
                     with metrics.HANDLER_SECONDS.time():
                         await coroutine
@@ -474,7 +477,7 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
         """Nothing to close."""
 
 
-def _begin(update: object) -> contextvars.Token[Handling | None] | None:
+async def _begin(update: object) -> contextvars.Token[Handling | None] | None:
     """Make `update` the one being handled in this task when it came through the inbox
     (its bot is an InboxBot with the store open); returns the token to reset, or None."""
     if not isinstance(update, Update):
@@ -485,7 +488,7 @@ def _begin(update: object) -> contextvars.Token[Handling | None] | None:
         return None
     if not isinstance(bot, InboxBot) or bot.inbox.store is None:
         return None
-    replay = bot.inbox.store.inbox.sent_before(update.update_id)
+    replay = await bot.inbox.store.inbox.sent_before(update.update_id)
     return HANDLING.set(handling(update, replay))
 
 
