@@ -21,6 +21,7 @@ import pytest
 from bot.config import Settings
 from bot.emulator import Emulator
 from bot.emulator.http import EmulatorServer
+from bot.store.inbox import InboxRepo, InboxRow, connect_inbox
 
 TOKEN = "424242:PIPE-secretsecretsecretsecretsecret"
 ROOT = Path(__file__).resolve().parents[1]
@@ -399,3 +400,42 @@ async def test_a_journaled_reply_is_not_sent_again_when_its_update_is_handled_ag
     assert current == history == Counter({journaled["id"]: 1, in_flight["id"]: 1})
     assert f"Update {ids[0]}: sendMessage sent before the restart, not again" in bot.log
     assert "Traceback" not in bot.log
+
+
+async def test_inbox_writes_fail_alone_and_the_journal_survives_a_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    inbox = await connect_inbox(path)
+    repo = InboxRepo(inbox)
+    assert await repo.add_new([InboxRow(1, "message", "{}"), InboxRow(2, "message", "{}")]) == {
+        1,
+        2,
+    }
+    # queued together: the bad write fails, the others are committed
+    good = inbox.submit(
+        lambda c: c.execute("UPDATE inbox SET handled_at = '2000' WHERE update_id = 1")
+    )
+    bad = inbox.submit(lambda c: c.execute("INSERT INTO nowhere VALUES (1)"))
+    repo.record_sent(2, 0, "sendMessage", {"message_id": 7, "text": "Recorded"})
+    await asyncio.wrap_future(good)
+    with pytest.raises(sqlite3.OperationalError):
+        await asyncio.wrap_future(bad)
+    assert await repo.is_handled(1) is True
+    assert await repo.add_new([InboxRow(2, "message", "{}"), InboxRow(3, "message", "{}")]) == {3}
+    inbox.close()
+    with pytest.raises(RuntimeError):
+        await repo.depth()
+
+    inbox = await connect_inbox(path)  # the next start: update 2 was answered, not marked
+    repo = InboxRepo(inbox)
+    try:
+        assert [row.update_id for row in await repo.unhandled()] == [2, 3]
+        assert await repo.sent_before(2) == {
+            0: ("sendMessage", {"message_id": 7, "text": "Recorded"})
+        }
+        assert await repo.sent_before(3) == {}
+        await repo.mark_handled([2, 3])
+        assert await repo.sent_before(2) == {}
+        assert await repo.prune("9999", keep=0) == 3
+        assert await repo.depth() == 0
+    finally:
+        inbox.close()

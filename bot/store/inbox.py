@@ -96,13 +96,17 @@ class InboxConnection:
                 " WHERE i.handled_at IS NULL"
             )
         }
+        self._closed = False
         self._thread = threading.Thread(target=self._work, name="inbox", daemon=True)
         self._thread.start()
 
     def submit(self, job: Callable[[sqlite3.Connection], T]) -> concurrent.futures.Future[T]:
         """Queue `job`; its future gets the job's result once committed, or its error."""
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
-        self._jobs.put((job, future))
+        if self._closed:
+            future.set_exception(RuntimeError("the inbox is closed"))
+        else:
+            self._jobs.put((job, future))
         return future
 
     async def run(self, job: Callable[[sqlite3.Connection], T]) -> T:
@@ -111,7 +115,9 @@ class InboxConnection:
         return await asyncio.wrap_future(self.submit(job))
 
     def close(self) -> None:
-        """Let the thread finish what is queued, then close the connection."""
+        """Let the thread finish what is queued, then close the connection; later jobs
+        fail with RuntimeError."""
+        self._closed = True
         if self._thread.is_alive():
             self._jobs.put(None)
             self._thread.join()
