@@ -55,8 +55,8 @@ logger = logging.getLogger(__name__)
 OnHandled = Callable[[Update], Awaitable[None]]
 # seconds for the acknowledging getUpdates at shutdown
 ACK_TIMEOUT = 1.0
-# Bot API calls that change nothing at Telegram: never journaled
-_READS = ("get", "answerWebAppQuery")
+# Bot API calls that change nothing at Telegram (getMe, getFile, ...): never journaled
+_READS = "get"
 
 
 @dataclass
@@ -479,7 +479,9 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
 
 async def _begin(update: object) -> contextvars.Token[Handling | None] | None:
     """Make `update` the one being handled in this task when it came through the inbox
-    (its bot is an InboxBot with the store open); returns the token to reset, or None."""
+    (its bot is an InboxBot with the store open); returns the token to reset, or None.
+    Never raises: when the journal cannot be read, the update is handled with nothing to
+    replay (one line logged)."""
     if not isinstance(update, Update):
         return None
     try:
@@ -488,7 +490,11 @@ async def _begin(update: object) -> contextvars.Token[Handling | None] | None:
         return None
     if not isinstance(bot, InboxBot) or bot.inbox.store is None:
         return None
-    replay = await bot.inbox.store.inbox.sent_before(update.update_id)
+    try:
+        replay = await bot.inbox.store.inbox.sent_before(update.update_id)
+    except Exception as exc:  # the inbox is unreadable: handle it anyway, replaying nothing
+        logger.warning("Update %s: journal unreadable (%s)", update.update_id, exc)
+        replay = {}
     return HANDLING.set(handling(update, replay))
 
 
