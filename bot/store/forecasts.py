@@ -517,9 +517,11 @@ class ForecastsRepo:
         return step
 
     async def clear_pending(self, user_id: int, chat_id: int) -> None:
-        """Forget the pending step of this reader in this chat; returns once committed, in
-        the same transaction as the forecast writes submitted at the same moment."""
-        await self._writer.submit(_Write("clear", 0, user_id, "", chat_id=chat_id))
+        """Forget the pending step of this reader in this chat."""
+        async with transaction(self._conn):
+            await self._conn.execute(
+                "DELETE FROM pending_steps WHERE user_id = ? AND chat_id = ?", (user_id, chat_id)
+            )
 
     async def bulk_insert(
         self, question_id: int, rows: list[tuple[int, int, str]], language: str = "ru"
@@ -555,8 +557,7 @@ _Outcome = tuple[Forecast | None, Forecast | None]
 
 @dataclass
 class _Write:
-    """One submitted change of a reader's forecast: kind is set, reason or withdraw; or
-    "clear": delete the reader's pending step in `chat_id`."""
+    """One submitted change of a reader's forecast: kind is set, reason or withdraw."""
 
     kind: str
     question_id: int
@@ -566,7 +567,6 @@ class _Write:
     reason: str | None = None
     language: str = ""
     future: asyncio.Future[_Outcome] | None = None
-    chat_id: int = 0
 
     @property
     def key(self) -> tuple[int, int]:
@@ -626,8 +626,7 @@ def _change(op: _Write, old: Forecast | None) -> tuple[_Outcome, Forecast | None
 
 
 class GroupWriter:
-    """Forecast writes (and deletions of pending steps) with group commit: submitters queue
-    their change, one task commits
+    """Forecast writes with group commit: submitters queue their change, one task commits
     whatever is queued in one transaction (the reads of the stored rows included, so every
     read-modify-write is atomic) and then answers each submitter. While a commit runs the
     next batch gathers; a lone write commits at once."""
@@ -674,21 +673,13 @@ class GroupWriter:
                     _settle(op, outcome)
 
     async def _commit(self, batch: Sequence[_Write]) -> list[_Outcome]:
-        keys = list(dict.fromkeys(op.key for op in batch if op.kind != "clear"))
+        keys = list(dict.fromkeys(op.key for op in batch))
         async with transaction(self._conn):
-            state = await self._rows(keys) if keys else {}
+            state = await self._rows(keys)
             outcomes: list[_Outcome] = []
             upserts, history = [], []
-            clears = [(op.user_id, op.chat_id) for op in batch if op.kind == "clear"]
-            if clears:
-                await self._conn.executemany(
-                    "DELETE FROM pending_steps WHERE user_id = ? AND chat_id = ?", clears
-                )
             moves: dict[int, list[_Move]] = {}
             for op in batch:
-                if op.kind == "clear":
-                    outcomes.append((None, None))
-                    continue
                 before = state.get(op.key)
                 outcome, after, entry = _change(op, before)
                 outcomes.append(outcome)
