@@ -45,7 +45,7 @@ CLOSE_RESERVE = 1.0
 # How long the event loop's thread may run Python before it must hand the GIL to a waiting
 # thread (sys.setswitchinterval). The store's and the inbox's database threads need the GIL
 # after every statement; with Python's default of 5 ms a busy loop makes each statement of a
-# burst wait up to that long (the burst benchmark's p95 was about 20 % lower at 1 ms).
+# burst wait up to that long (the burst benchmark's p95: about 20 % lower at 1 ms, 4 paired runs).
 GIL_SWITCH_SECONDS = 0.001
 
 
