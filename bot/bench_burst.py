@@ -2,7 +2,8 @@
 `python -m bot run`, polling the HTTP emulator on 127.0.0.1 where every Bot API call takes
 50 ms, with the overall send-rate limit lifted (RATE_LIMIT_OVERALL_PER_SECOND). Reports the
 time from the moment the updates are queued at "Telegram" to each reader's reply: median, p95,
-max, and the whole burst.
+max, and the bot's CPU time per update during the burst (user + system, from
+/proc/<pid>/stat; steadier than the times on a shared machine).
 
     python -m bot.bench_burst [--readers 1000] [--delay-ms 50] [--concurrency N]
 """
@@ -28,8 +29,21 @@ BURST_SECONDS = 300
 ROOT = Path(__file__).resolve().parents[1]
 
 
+TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process `pid` so far (0.0 where /proc is missing)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
 async def burst(readers: int, delay: float, concurrency: int | None) -> dict[str, float]:
-    """Run one burst; returns seconds: p50, p95, max (update queued -> reply) and total."""
+    """Run one burst; returns seconds: p50, p95, max (update queued -> reply) and the bot's
+    CPU seconds per update ("cpu")."""
     emu = Emulator(bot_id=424242)
     server = EmulatorServer(emu, call_delay=delay)
     await server.start()
@@ -53,6 +67,7 @@ async def burst(readers: int, delay: float, concurrency: int | None) -> dict[str
         try:
             if not await server.wait_for(lambda: bool(server.served) or _polling(emu), 60):
                 raise SystemExit("the bot did not start polling")
+            cpu_before = cpu_seconds(process.pid)
             queued = time.monotonic()
             for n, reader in enumerate(people):
                 text = f"/forecast {1 + n % 99}"
@@ -63,6 +78,7 @@ async def burst(readers: int, delay: float, concurrency: int | None) -> dict[str
             )
             if not done:
                 raise SystemExit(f"only {len(server.first_sent)} of {readers} answered")
+            cpu = (cpu_seconds(process.pid) - cpu_before) / readers
             waits = sorted(server.first_sent[i] - queued for i in ids)
         finally:
             process.send_signal(signal.SIGTERM)
@@ -75,6 +91,7 @@ async def burst(readers: int, delay: float, concurrency: int | None) -> dict[str
         "p50": statistics.median(waits),
         "p95": waits[int(0.95 * (len(waits) - 1))],
         "max": waits[-1],
+        "cpu": cpu,
     }
 
 
@@ -93,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"burst: {args.readers} readers at once, {args.delay_ms:g} ms per Bot API call, "
         f"MAX_CONCURRENT_UPDATES={args.concurrency or 'default'}: update -> reply "
-        f"p50 {figures['p50']:.2f} s, p95 {figures['p95']:.2f} s, max {figures['max']:.2f} s"
+        f"p50 {figures['p50']:.2f} s, p95 {figures['p95']:.2f} s, max {figures['max']:.2f} s; "
+        f"bot CPU {figures['cpu'] * 1000:.2f} ms per update"
     )
     return 0
 

@@ -15,6 +15,12 @@ bounded queue, and concurrent handling in per-chat order.
   run in arrival order; others run alongside, at most `max_concurrent` at a time. An update
   waiting for its chat holds no concurrency slot. Each update is marked handled in the inbox
   right after its handlers finish.
+- Replies are journaled: while an update from the inbox is handled (`Handling`, a context
+  variable), every Bot API call that answers it (to its chat, its callback query, its inline
+  query) is written to the inbox's journal the moment Telegram's result arrives. When a
+  crash makes the next start handle the update again, those calls are not sent again: the
+  journaled result is returned. A reader can get a reply twice only when the process dies
+  between Telegram accepting a call and that journal write.
 - `ChatFloodRateLimiter`: PTB's AIORateLimiter, except that a flood-control answer (429,
   RetryAfter) for one chat delays only that chat's requests.
 """
@@ -23,12 +29,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import datetime as dtm
 import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from telegram import Update
@@ -48,6 +55,53 @@ logger = logging.getLogger(__name__)
 OnHandled = Callable[[Update], Awaitable[None]]
 # seconds for the acknowledging getUpdates at shutdown
 ACK_TIMEOUT = 1.0
+# Bot API calls that change nothing at Telegram (getMe, getFile, ...): never journaled
+_READS = "get"
+
+
+@dataclass
+class Handling:
+    """The update being handled in this task (the `HANDLING` context variable): where its
+    answers go (chat id, callback query id, inline query id, inline message id), how many
+    answering calls were made so far, and the calls an earlier run journaled
+    ({seq: (method, result)}, see bot.store.inbox)."""
+
+    update_id: int
+    chat_id: int | None
+    query_ids: frozenset[str]
+    replay: dict[int, tuple[str, Any]] = field(default_factory=dict)
+    seq: int = 0
+
+    def answers(self, endpoint: str, data: JSONDict) -> bool:
+        """True when the call `endpoint` with `data` answers this update."""
+        if endpoint.startswith(_READS):
+            return False
+        chat = data.get("chat_id")
+        if chat is not None and self.chat_id is not None and str(chat) == str(self.chat_id):
+            return True
+        return any(
+            str(data[key]) in self.query_ids
+            for key in ("callback_query_id", "inline_query_id", "inline_message_id")
+            if data.get(key) is not None
+        )
+
+
+HANDLING: contextvars.ContextVar[Handling | None] = contextvars.ContextVar(
+    "handling", default=None
+)
+
+
+def handling(update: Update, replay: dict[int, tuple[str, Any]]) -> Handling:
+    """The Handling of `update`, with the calls journaled by an earlier run."""
+    chat = update.effective_chat
+    ids = set()
+    if update.callback_query is not None:
+        ids.add(update.callback_query.id)
+        if update.callback_query.inline_message_id:
+            ids.add(update.callback_query.inline_message_id)
+    if update.inline_query is not None:
+        ids.add(update.inline_query.id)
+    return Handling(update.update_id, chat.id if chat else None, frozenset(ids), replay)
 
 
 def update_kind(raw: JSONDict) -> str:
@@ -233,7 +287,58 @@ class InboxBot(ExtBot[Any]):
         connect_timeout: ODVInput[float] = DEFAULT_NONE,
         pool_timeout: ODVInput[float] = DEFAULT_NONE,
     ) -> bool | JSONDict | list[JSONDict]:
-        """PTB's request path, counting failures (metrics.API_ERRORS) and chart sends."""
+        """PTB's request path, counting failures (metrics.API_ERRORS) and chart sends.
+
+        A call that answers the update being handled (see `Handling`) is journaled in the
+        inbox as soon as Telegram's result arrives; when an earlier run journaled the same
+        call (same place in the sequence, same method), its result is returned and nothing
+        is sent.
+        """
+        current = HANDLING.get()
+        store = self.inbox.store
+        if current is None or store is None or not current.answers(endpoint, data):
+            return await self._post_counted(
+                endpoint,
+                data,
+                read_timeout=read_timeout,
+                write_timeout=write_timeout,
+                connect_timeout=connect_timeout,
+                pool_timeout=pool_timeout,
+            )
+        seq = current.seq
+        current.seq += 1
+        earlier = current.replay.get(seq)
+        if earlier is not None and earlier[0] == endpoint:
+            logger.info(
+                "Update %s: %s sent before the restart, not again", current.update_id, endpoint
+            )
+            result: bool | JSONDict | list[JSONDict] = earlier[1]
+            return result
+        result = await self._post_counted(
+            endpoint,
+            data,
+            read_timeout=read_timeout,
+            write_timeout=write_timeout,
+            connect_timeout=connect_timeout,
+            pool_timeout=pool_timeout,
+        )
+        store.inbox.record_sent(current.update_id, seq, endpoint, result)
+        # let the other answers that arrived with this one be journaled before any of
+        # their handlers goes on
+        await asyncio.sleep(0)
+        return result
+
+    async def _post_counted(
+        self,
+        endpoint: str,
+        data: JSONDict,
+        *,
+        read_timeout: ODVInput[float] = DEFAULT_NONE,
+        write_timeout: ODVInput[float] = DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = DEFAULT_NONE,
+    ) -> bool | JSONDict | list[JSONDict]:
+        """ExtBot's _do_post, counting failures and chart sends."""
         try:
             result = await super()._do_post(
                 endpoint,
@@ -331,12 +436,15 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
                 task = asyncio.current_task()
                 if task is not None:
                     self._active.add(task)
+                token = await _begin(update)
                 try:
                     with metrics.HANDLER_SECONDS.time():
                         await coroutine
                         if self.on_handled is not None and isinstance(update, Update):
                             await self.on_handled(update)
                 finally:
+                    if token is not None:
+                        HANDLING.reset(token)
                     if task is not None:
                         self._active.discard(task)
         finally:
@@ -367,6 +475,27 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
 
     async def shutdown(self) -> None:
         """Nothing to close."""
+
+
+async def _begin(update: object) -> contextvars.Token[Handling | None] | None:
+    """Make `update` the one being handled in this task when it came through the inbox
+    (its bot is an InboxBot with the store open); returns the token to reset, or None.
+    Never raises: when the journal cannot be read, the update is handled with nothing to
+    replay (one line logged)."""
+    if not isinstance(update, Update):
+        return None
+    try:
+        bot = update.get_bot()
+    except RuntimeError:  # built without a bot
+        return None
+    if not isinstance(bot, InboxBot) or bot.inbox.store is None:
+        return None
+    try:
+        replay = await bot.inbox.store.inbox.sent_before(update.update_id)
+    except Exception as exc:  # the inbox is unreadable: handle it anyway, replaying nothing
+        logger.warning("Update %s: journal unreadable (%s)", update.update_id, exc)
+        replay = {}
+    return HANDLING.set(handling(update, replay))
 
 
 def _close(coroutine: Awaitable[Any]) -> None:

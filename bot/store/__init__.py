@@ -15,7 +15,7 @@ from bot.store.admin import AdminRepo
 from bot.store.channel import ChannelRepo
 from bot.store.db import DatabaseOpenError, SchemaTooNewError, connect, explain, migrate
 from bot.store.forecasts import ForecastsRepo, QuestionsRepo
-from bot.store.inbox import InboxRepo, connect_inbox
+from bot.store.inbox import InboxConnection, InboxRepo, connect_inbox
 from bot.store.moderation import ModerationRepo
 from bot.store.secrets import SecretsRepo
 from bot.store.stats import StatsRepo
@@ -29,7 +29,7 @@ class Store:
     channel, secrets, moderation); the inbox (bot/store/inbox.py, `inbox`) has a file and a
     connection of its own."""
 
-    def __init__(self, conn: aiosqlite.Connection, inbox_conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: aiosqlite.Connection, inbox_conn: InboxConnection) -> None:
         self.conn = conn
         self._inbox_conn = inbox_conn
         self.stats = StatsRepo(conn)
@@ -52,7 +52,7 @@ class Store:
         SchemaTooNewError when the file was written by a newer bot. Nothing stays open then.
         """
         conn = await connect(path)
-        inbox_conn: aiosqlite.Connection | None = None
+        inbox_conn: InboxConnection | None = None
         try:
             await migrate(conn)
             inbox_conn = await connect_inbox(path)
@@ -60,7 +60,7 @@ class Store:
             await store.users.assign_handles()
         except BaseException as exc:
             if inbox_conn is not None:
-                await inbox_conn.close()
+                inbox_conn.close()
             await conn.close()
             if isinstance(exc, sqlite3.Error):
                 raise DatabaseOpenError(explain(path, exc)) from None
@@ -76,5 +76,5 @@ class Store:
         """Finish the queued forecast writes, then close the connections (checkpointing the
         WAL)."""
         await self.forecasts.flush()
-        await self._inbox_conn.close()
+        self._inbox_conn.close()
         await self.conn.close()
