@@ -24,7 +24,7 @@ import pytest
 from bot.config import Settings
 from bot.emulator import Emulator
 from bot.emulator.http import EmulatorServer
-from bot.store.inbox import InboxRepo, InboxRow, connect_inbox
+from bot.store.inbox import InboxRepo, InboxRow, connect_inbox, inbox_path
 
 TOKEN = "424242:PIPE-secretsecretsecretsecretsecret"
 ROOT = Path(__file__).resolve().parents[1]
@@ -446,6 +446,11 @@ async def test_inbox_writes_fail_alone_and_the_journal_survives_a_reopen(tmp_pat
         assert await repo.sent_before(3) == {}
         await repo.mark_handled([2, 3])
         assert await repo.sent_before(2) == {}
+        # once handled, nothing about a reader stays: no update JSON, no journaled reply
+        with sqlite3.connect(inbox_path(path)) as db:
+            kept = db.execute("SELECT DISTINCT raw FROM inbox WHERE update_id > 1").fetchall()
+            assert kept == [("",)]
+            assert db.execute("SELECT count(*) FROM inbox_sent").fetchone() == (0,)
         assert await repo.prune(datetime(9999, 1, 1, tzinfo=UTC), keep=0) == 3
         assert await repo.depth() == 0
     finally:

@@ -218,7 +218,10 @@ class InboxRepo:
         return await self.conn.run(add)
 
     async def mark_handled(self, update_ids: Iterable[int]) -> None:
-        """Set handled_at (now, UTC) on these updates; returns once committed."""
+        """Set handled_at (now, UTC) on these updates and drop what they carried about
+        readers: the update's JSON (kept as "") and its journal of sent calls, since neither
+        is read again once it is handled (only the update_id is, to ignore redelivery).
+        Returns once committed."""
         ids = list(update_ids)
         if not ids:
             return
@@ -227,10 +230,11 @@ class InboxRepo:
 
         def mark(conn: sqlite3.Connection) -> None:
             conn.execute(
-                f"UPDATE inbox SET handled_at = ? WHERE update_id IN ({marks})"
+                f"UPDATE inbox SET handled_at = ?, raw = '' WHERE update_id IN ({marks})"
                 " AND handled_at IS NULL",
                 (now, *ids),
             )
+            conn.execute(f"DELETE FROM inbox_sent WHERE update_id IN ({marks})", ids)
 
         await self.conn.run(mark)
         self.conn.replays.difference_update(ids)
