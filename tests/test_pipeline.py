@@ -5,6 +5,7 @@ and acknowledged by a later offset), what the bot replied, and what the store ho
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import re
@@ -399,9 +400,19 @@ async def test_a_journaled_reply_is_not_sent_again_when_its_update_is_handled_ag
     assert (await bot.terminate(within=10))[0] == 0
     ids = [u["update_id"] for u in sent]
     with sqlite3.connect(tmp_path / "data" / "bot.inbox.sqlite3") as db:
-        assert {r[0] for r in db.execute("SELECT update_id FROM inbox_sent")} == set(ids)
-        db.execute("UPDATE inbox SET handled_at = NULL WHERE update_id IN (?, ?)", ids)
-        db.execute("DELETE FROM inbox_sent WHERE update_id = ?", (ids[1],))
+        # handled: only the update_ids are left (no update JSON, no journal)
+        assert db.execute("SELECT count(*) FROM inbox_sent").fetchone() == (0,)
+        # the crash's state: both updates stored and unhandled, the first reply journaled
+        for update in sent:
+            db.execute(
+                "UPDATE inbox SET handled_at = NULL, raw = ? WHERE update_id = ?",
+                (json.dumps(update), update["update_id"]),
+            )
+        reply = emu.last_sent(journaled["id"])
+        db.execute(
+            "INSERT INTO inbox_sent (update_id, seq, method, result) VALUES (?, 0, ?, ?)",
+            (ids[0], "sendMessage", json.dumps(reply)),
+        )
     bot.start()
     assert await server.wait_for(lambda: set(ids) <= handled_ids(bot), 30), bot.log[-2000:]
     assert await server.wait_for(lambda: recorded_replies(emu)[in_flight["id"]] == 2, 30)

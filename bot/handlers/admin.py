@@ -49,9 +49,9 @@ async def admin_only(update: Update, context: BotContext, action: str) -> bool:
         return True
     chat_type = update.effective_chat.type if update.effective_chat else None
     logger.warning(  # no ids: a reader's identity never reaches the log
-        "Refused %s for a %s user in a %s chat",
+        "Refused %s for %s in a %s chat",
         action,
-        "anonymous" if anonymous else "non-admin",
+        "an anonymous admin" if anonymous else "a non-admin user",
         chat_type,
     )
     text = t(lang, "admin.anonymous" if anonymous else "admin.refused")
