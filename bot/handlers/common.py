@@ -20,7 +20,7 @@ from bot.config import Settings
 from bot.services.notify import Listener
 from bot.services.results import ChartCache, ResultsCache
 from bot.store import Store
-from bot.store.users import SERVICE_ACCOUNTS
+from bot.store.users import SERVICE_ACCOUNTS, Identity
 from bot.texts import pick_language
 
 if TYPE_CHECKING:
@@ -60,9 +60,12 @@ class BotData:
     # caches and in-memory states, created on first use by their handlers
     results_cache: ResultsCache | None = None
     chart_cache: ChartCache | None = None
-    dataset_cards: dict[tuple[str, str], tuple[tuple[int, int], str]] = field(
+    dataset_cards: dict[tuple[str, str], tuple[tuple[int, int], asyncio.Future[str]]] = field(
         default_factory=dict
-    )  # (card, language) -> (data revision, text)
+    )  # (card, language) -> (data revision, the text once composed)
+    revision_read: asyncio.Future[tuple[int, int]] | None = (
+        None  # the data revision read under way
+    )
     channel_tally: TallyState | None = None
     error_alerts: AlertState | None = None
     notify_tasks: set[asyncio.Task[Any]] = field(default_factory=set)  # score notifications
@@ -138,7 +141,8 @@ async def remember_reader(update: Update, context: BotContext) -> None:
     """Runs first for every update: keep the reader's row current and cache their language.
 
     Writes only when something changed (compared with the cached signature, then with the
-    stored row), so a busy chat costs no write per message.
+    stored row), so a busy chat costs no write per message; the readers of concurrent
+    updates are read and written together (UsersRepo.sync).
     """
     user = update.effective_user
     if not is_reader(user) or context.user_data is None:
@@ -149,19 +153,8 @@ async def remember_reader(update: Update, context: BotContext) -> None:
     data = context.user_data
     if data.get("signature") == signature and (data.get("started") or not private):
         return
-    reader = await context.store.users.get(user.id)  # e.g. after a restart: often unchanged
-    if (
-        reader is None
-        or (reader.username, reader.first_name, reader.tg_language) != signature
-        or (private and (not reader.started or reader.blocked))
-    ):
-        reader = await context.store.users.touch(
-            user.id,
-            username=user.username,
-            first_name=user.first_name,
-            tg_language=user.language_code,
-            started=private,
-        )
+    # one shared read (and a shared write only for readers who changed) per burst of updates
+    reader = await context.store.users.sync(Identity(user.id, *signature, started=private))
     data.update(signature=signature, started=bool(reader.started))
     context.user_data["lang"] = reader.language or pick_language(
         user.language_code, context.settings.default_language
