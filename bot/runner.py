@@ -22,7 +22,7 @@ import signal
 import threading
 import time
 from collections.abc import Awaitable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telegram.error import TelegramError
 from telegram.ext import Application
@@ -31,7 +31,9 @@ from bot.app import ALLOWED_UPDATES, build_application
 from bot.config import Settings
 from bot.pipeline import ChatOrderedProcessor, InboxBot, UpdateQueue, parse
 from bot.store import Store
-from bot.web import WebServer, webhook_path
+
+if TYPE_CHECKING:  # the HTTP server (aiohttp.web) is imported only when there is one
+    from bot.web import WebServer
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +97,8 @@ async def start_receiving(
     """Start the webhook (setWebhook with the secret and allowed_updates) or polling, and
     the HTTP server when there is one; returns the server."""
     if webhook:
+        from bot.web import WebServer, webhook_path
+
         assert settings.webhook_url and settings.webhook_secret
         secret = settings.webhook_secret.get_secret_value()
         server = WebServer(
@@ -119,6 +123,8 @@ async def start_receiving(
     logger.info("Polling for updates")
     if settings.http_port is None:
         return None
+    from bot.web import WebServer
+
     server = WebServer(app)
     await server.start(settings.webhook_listen, settings.http_port)
     return server

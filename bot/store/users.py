@@ -192,10 +192,10 @@ class UsersRepo:
         stored = {int(row[0]): Reader(*row) for row in await fetch_all(self._conn, sql, ids)}
         if all(i.user_id in stored and i.matches(stored[i.user_id]) for i in identities):
             return [stored[identity.user_id] for identity in identities]
+        # The upsert changes only the identity columns (and `started`/`blocked` by the rule
+        # in the SQL), so a change another task commits meanwhile (a chosen language, a
+        # consent) is kept; a reader's own updates are handled one at a time.
         async with transaction(self._conn):
-            # again inside the transaction: another writer may have changed a row meanwhile
-            rows = await fetch_all(self._conn, sql, ids)
-            stored = {int(row[0]): Reader(*row) for row in rows}
             now = utcnow()
             writes, result = [], []
             for identity in identities:
