@@ -4,7 +4,7 @@ SIGTERM/SIGINT.
 
 Start: initialize (getMe), open the store (post_init), start the Application, queue the
 updates left unhandled in the inbox (in update_id order), then start PTB's Updater with
-exactly the update types the bot handles.
+exactly the update types the bot handles; the command menu is published alongside.
 
 Stop (SIGTERM or SIGINT), within SHUTDOWN_TIMEOUT_SECONDS: stop polling (the Updater's last
 getUpdates acknowledges what is stored), start no further update, let those running finish,
@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from telegram.error import TelegramError
 from telegram.ext import Application
 
-from bot.app import ALLOWED_UPDATES, build_application
+from bot.app import ALLOWED_UPDATES, build_application, publish_in_background
 from bot.config import Settings
 from bot.pipeline import ChatOrderedProcessor, InboxBot, UpdateQueue, parse
 from bot.store import Store
@@ -70,6 +70,7 @@ async def serve(settings: Settings, *, webhook: bool = False) -> int:
             await request.shutdown()
         raise
     started = False
+    menu: asyncio.Task[None] | None = None
     try:
         if app.post_init:
             await app.post_init(app)
@@ -81,10 +82,13 @@ async def serve(settings: Settings, *, webhook: bool = False) -> int:
         if not stop.is_set():
             await backlog
             server = await start_receiving(app, settings, webhook)
+            menu = publish_in_background(app)  # needs no answer before updates arrive
             await waiter
         backlog.cancel()
         waiter.cancel()
     finally:
+        if menu is not None:
+            menu.cancel()
         if server is not None:
             await server.stop()  # no new webhook requests; Telegram keeps them for later
         await stop_within_budget(app, settings.shutdown_timeout_seconds, started)
