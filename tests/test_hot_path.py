@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
+from bot.handlers import common
 from bot.store import Store, users
 from bot.store.users import Identity
-from tests.conftest import Harness, plain
+from tests.conftest import ADMIN_ID, Harness, plain
 
 KEY = "core_growth_h1_2025"
 
@@ -95,3 +96,19 @@ async def test_a_taken_handle_is_drawn_again_in_a_shared_write(
         assert [await store.users.get(uid) for uid in (2, 3)] == readers
     finally:
         await store.close()
+
+
+async def test_only_recent_readers_stay_in_memory(
+    harness: Harness,
+    monkeypatch: pytest.MonkeyPatch,
+    admin: dict[str, Any],
+    anna: dict[str, Any],
+    bob: dict[str, Any],
+) -> None:
+    monkeypatch.setattr(common, "READER_CACHE_SIZE", 2)
+    await harness.send(anna, "/language en")  # a Russian speaker who chose English
+    await harness.send(bob, "/stats")
+    await harness.send(admin, "/stats")
+    assert set(harness.app.user_data) == {bob["id"], ADMIN_ID}
+    assert "25.3%" in plain((await harness.send(anna, "/stats")).text)  # read again: English
+    assert set(harness.app.user_data) == {admin["id"], anna["id"]}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -35,6 +36,10 @@ logger = logging.getLogger(__name__)
 # channel come from these users; they are not readers.
 GROUP_ANONYMOUS_BOT = 1087968824
 CHANNEL_BOT = 136817688
+
+# readers whose user_data stays in memory; a reader beyond them is read again from the store
+# at their next update (user_data only caches the stored row)
+READER_CACHE_SIZE = 10_000
 
 
 @dataclass(eq=False)
@@ -69,6 +74,8 @@ class BotData:
     channel_tally: TallyState | None = None
     error_alerts: AlertState | None = None
     notify_tasks: set[asyncio.Task[Any]] = field(default_factory=set)  # score notifications
+    # the readers whose user_data (a cache of their stored row) is kept, least recent first
+    recent_readers: OrderedDict[int, None] = field(default_factory=OrderedDict)
 
     @property
     def settings(self) -> Settings:
@@ -142,12 +149,19 @@ async def remember_reader(update: Update, context: BotContext) -> None:
 
     Writes only when something changed (compared with the cached signature, then with the
     stored row), so a busy chat costs no write per message; the readers of concurrent
-    updates are read and written together (UsersRepo.sync).
+    updates are read and written together (UsersRepo.sync). The cache (user_data) is kept
+    for the READER_CACHE_SIZE most recent readers only, so memory stays bounded however
+    many readers come.
     """
     user = update.effective_user
     if not is_reader(user) or context.user_data is None:
         return
     assert user is not None
+    recent = context.bot_data.recent_readers
+    recent[user.id] = None
+    recent.move_to_end(user.id)
+    while len(recent) > READER_CACHE_SIZE:
+        context.application.drop_user_data(recent.popitem(last=False)[0])
     signature = (user.username, user.first_name, user.language_code)
     private = in_private(update)
     data = context.user_data
