@@ -220,7 +220,10 @@ async def main(quick: bool) -> None:
             start_echo = echo.api.first_poll - echo.started  # type: ignore[operator]
             await asyncio.sleep(1.0)  # settle before reading the idle footprint
             idle = (ours.memory_mb("VmRSS"), echo.memory_mb("VmRSS"))
-            await ours.run(mixed, 50, 120)  # warm-up: first chart, caches, connections
+            # warm-up: a first forecast (a /results before any has no chart to wait for),
+            # then the first chart, caches, connections
+            await ours.run(KINDS["forecast button"], 10, 120)
+            await ours.run(mixed, 50, 120)
             await echo.run(KINDS["/stats"], 50, 120)
             stats: dict[str, list[tuple[float, float]]] = {"bot": [], "echo": []}
             for _ in range(rounds):  # interleaved: drift hits both alike
