@@ -4,6 +4,7 @@ reader's row written only when something about them changed."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -112,3 +113,22 @@ async def test_only_recent_readers_stay_in_memory(
     assert set(harness.app.user_data) == {bob["id"], ADMIN_ID}
     assert "25.3%" in plain((await harness.send(anna, "/stats")).text)  # read again: English
     assert set(harness.app.user_data) == {admin["id"], anna["id"]}
+
+
+async def test_a_card_that_failed_to_compose_is_composed_again(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, bob: dict[str, Any]
+) -> None:
+    real = harness.store.stats.all
+    calls = 0
+
+    async def failing_once() -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise sqlite3.OperationalError("disk I/O error")
+        return await real()
+
+    monkeypatch.setattr(harness.store.stats, "all", failing_once)
+    first = await harness.send(bob, "/stats")
+    assert "25.3%" not in plain(first.text)  # the apology, not a card
+    assert "25.3%" in plain((await harness.send(bob, "/stats")).text)

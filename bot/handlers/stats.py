@@ -39,10 +39,9 @@ async def dataset_card(context: BotContext, name: str, build: Callable[[], Await
         cached = cards[key] = (revision, composing)
 
         def forget(task: asyncio.Future[str], key: tuple[str, str] = key) -> None:
-            if (task.cancelled() or task.exception() is not None) and cards.get(key, (0, None))[
-                1
-            ] is task:
-                del cards[key]
+            failed = task.cancelled() or task.exception() is not None
+            if failed and key in cards and cards[key][1] is task:
+                del cards[key]  # the next update composes it again
 
         composing.add_done_callback(forget)
     return await asyncio.shield(cached[1])
