@@ -190,7 +190,24 @@ class UsersRepo:
         marks = ",".join("?" * len(ids))
         sql = f"SELECT {_COLUMNS} FROM users WHERE user_id IN ({marks})"
         stored = {int(row[0]): Reader(*row) for row in await fetch_all(self._conn, sql, ids)}
-        if all(i.user_id in stored and i.matches(stored[i.user_id]) for i in identities):
+        changed = list(
+            dict.fromkeys(
+                i
+                for i in identities
+                if i.user_id not in stored or not i.matches(stored[i.user_id])
+            )
+        )
+        if not changed:
+            return [stored[identity.user_id] for identity in identities]
+        if len(changed) == 1:  # one reader to write: `touch` returns the row as stored
+            (one,) = changed
+            stored[one.user_id] = await self.touch(
+                one.user_id,
+                username=one.username,
+                first_name=one.first_name,
+                tg_language=one.tg_language,
+                started=one.started,
+            )
             return [stored[identity.user_id] for identity in identities]
         # The upsert changes only the identity columns (and `started`/`blocked` by the rule
         # in the SQL), so a change another task commits meanwhile (a chosen language, a
