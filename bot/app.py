@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -322,14 +323,14 @@ def _register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
 
 
 async def _post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """Open the store, seed the dataset, publish the command menu."""
+    """Open the store, seed the dataset, connect the inbox. The command menu is published
+    once updates are being received (`publish_in_background`), or by `running`."""
     settings: Settings = app.bot_data.settings
     store = await Store.open(settings.database_path)
     app.bot_data.store = store
     app.bot_data.settings = settings = await with_stored_secrets(settings, store)
     await seed(store)
     _connect_inbox(app, store)
-    await publish_commands(app)
     logger.info("Bot @%s ready on %s", app.bot.username, settings.database_path)
 
 
@@ -385,6 +386,20 @@ async def seed(store: Store) -> None:
     await store.questions.seed(dataset.questions)
 
 
+def publish_in_background(app: Application[Any, Any, Any, Any, Any, Any]) -> asyncio.Task[None]:
+    """Start `publish_commands` as a task and return it: nothing waits for the menu, so the
+    bot receives updates without first paying its round trips (and the catalogs' first
+    load). A Bot API failure is logged in one line; the menu stays as it was."""
+
+    async def publish() -> None:
+        try:
+            await publish_commands(app)
+        except TelegramError as exc:
+            logger.warning("Command menu not published: %s", exc)
+
+    return asyncio.create_task(publish(), name="command-menu")
+
+
 async def publish_commands(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """setMyCommands per language and scope: private chats, groups, and each admin's chat
     (readers' commands plus the admin ones); the entry without a language is the default."""
@@ -414,12 +429,14 @@ async def publish_commands(app: Application[Any, Any, Any, Any, Any, Any]) -> No
 
 @asynccontextmanager
 async def running(app: Application[Any, Any, Any, Any, Any, Any]) -> AsyncIterator[None]:
-    """Run `app` without polling (console, tests, benchmarks): initialize, post_init, start
-    the job queue; on exit stop and shut down in reverse, closing the store."""
+    """Run `app` without polling (console, tests, benchmarks): initialize, post_init,
+    publish the command menu, start the job queue; on exit stop and shut down in reverse,
+    closing the store."""
     await app.initialize()
     try:
         if app.post_init:
             await app.post_init(app)
+        await publish_commands(app)
         await app.start()
         try:
             yield

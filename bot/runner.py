@@ -5,7 +5,7 @@ SIGTERM/SIGINT.
 Start: hand the GIL to other threads more often (GIL_SWITCH_SECONDS), initialize (getMe),
 open the store (post_init), start the Application, queue the updates left unhandled in the
 inbox (in update_id order), then start PTB's Updater with exactly the update types the bot
-handles.
+handles; the command menu is published alongside.
 
 Stop (SIGTERM or SIGINT), within SHUTDOWN_TIMEOUT_SECONDS: stop polling (the Updater's last
 getUpdates acknowledges what is stored), start no further update, let those running finish,
@@ -24,16 +24,18 @@ import sys
 import threading
 import time
 from collections.abc import Awaitable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telegram.error import TelegramError
 from telegram.ext import Application
 
-from bot.app import ALLOWED_UPDATES, build_application
+from bot.app import ALLOWED_UPDATES, build_application, publish_in_background
 from bot.config import Settings
 from bot.pipeline import ChatOrderedProcessor, InboxBot, UpdateQueue, parse
 from bot.store import Store
-from bot.web import WebServer, webhook_path
+
+if TYPE_CHECKING:  # the HTTP server (aiohttp.web) is imported only when there is one
+    from bot.web import WebServer
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +78,7 @@ async def serve(settings: Settings, *, webhook: bool = False) -> int:
             await request.shutdown()
         raise
     started = False
+    menu: asyncio.Task[None] | None = None
     try:
         if app.post_init:
             await app.post_init(app)
@@ -87,10 +90,13 @@ async def serve(settings: Settings, *, webhook: bool = False) -> int:
         if not stop.is_set():
             await backlog
             server = await start_receiving(app, settings, webhook)
+            menu = publish_in_background(app)  # needs no answer before updates arrive
             await waiter
         backlog.cancel()
         waiter.cancel()
     finally:
+        if menu is not None:
+            menu.cancel()
         if server is not None:
             await server.stop()  # no new webhook requests; Telegram keeps them for later
         await stop_within_budget(app, settings.shutdown_timeout_seconds, started)
@@ -103,6 +109,8 @@ async def start_receiving(
     """Start the webhook (setWebhook with the secret and allowed_updates) or polling, and
     the HTTP server when there is one; returns the server."""
     if webhook:
+        from bot.web import WebServer, webhook_path
+
         assert settings.webhook_url and settings.webhook_secret
         secret = settings.webhook_secret.get_secret_value()
         server = WebServer(
@@ -127,6 +135,8 @@ async def start_receiving(
     logger.info("Polling for updates")
     if settings.http_port is None:
         return None
+    from bot.web import WebServer
+
     server = WebServer(app)
     await server.start(settings.webhook_listen, settings.http_port)
     return server

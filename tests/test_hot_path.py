@@ -3,10 +3,17 @@ reader's row written only when something about them changed."""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+from pathlib import Path
 from typing import Any
 
-from bot.store import Store
-from tests.conftest import Harness, plain
+import pytest
+
+from bot.handlers import common
+from bot.store import Store, users
+from bot.store.users import Identity
+from tests.conftest import ADMIN_ID, Harness, plain
 
 KEY = "core_growth_h1_2025"
 
@@ -51,3 +58,77 @@ async def test_the_reader_row_is_written_only_when_something_changed(
     await harness.send(bob, "/stats")
     renamed = await harness.store.users.get(bob["id"])
     assert renamed is not None and renamed.first_name == "Robert"
+
+
+async def test_readers_of_concurrent_updates_are_stored_together(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "readers.sqlite3")
+    try:
+        await store.users.touch(5, username="old", first_name="Eve", tg_language="en")
+        await store.users.set_language(5, "ru")
+        identities = [Identity(uid, None, f"R{uid}", "en", started=True) for uid in range(1, 60)]
+        readers = await asyncio.gather(*(store.users.sync(i) for i in identities))
+        assert [r.user_id for r in readers] == list(range(1, 60))
+        for reader in readers:
+            assert reader == await store.users.get(reader.user_id)  # as stored
+            assert reader.started == 1 and reader.handle is not None
+        assert len({r.handle for r in readers}) == 59
+        assert readers[4].language == "ru" and readers[4].username is None  # kept, refreshed
+        again = await asyncio.gather(*(store.users.sync(i) for i in identities))
+        assert again == readers  # nothing changed: nothing rewritten
+        with pytest.raises(ValueError):
+            await store.users.sync(Identity(777000, None, "Telegram", None))
+    finally:
+        await store.close()
+
+
+async def test_a_taken_handle_is_drawn_again_in_a_shared_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = await Store.open(tmp_path / "readers.sqlite3")
+    try:
+        first = await store.users.touch(1, username=None, first_name="A", tg_language=None)
+        draws = iter([first.handle, first.handle, *(f"r-{c}{c}{c}{c}{c}{c}" for c in "23456")])
+        monkeypatch.setattr(users, "new_handle", lambda: next(draws))
+        readers = await asyncio.gather(
+            *(store.users.sync(Identity(uid, None, "B", None)) for uid in (2, 3))
+        )
+        handles = {r.handle for r in readers}
+        assert len(handles) == 2 and first.handle not in handles
+        assert [await store.users.get(uid) for uid in (2, 3)] == readers
+    finally:
+        await store.close()
+
+
+async def test_only_recent_readers_stay_in_memory(
+    harness: Harness,
+    monkeypatch: pytest.MonkeyPatch,
+    admin: dict[str, Any],
+    anna: dict[str, Any],
+    bob: dict[str, Any],
+) -> None:
+    monkeypatch.setattr(common, "READER_CACHE_SIZE", 2)
+    await harness.send(anna, "/language en")  # a Russian speaker who chose English
+    await harness.send(bob, "/stats")
+    await harness.send(admin, "/stats")
+    assert set(harness.app.user_data) == {bob["id"], ADMIN_ID}
+    assert "25.3%" in plain((await harness.send(anna, "/stats")).text)  # read again: English
+    assert set(harness.app.user_data) == {admin["id"], anna["id"]}
+
+
+async def test_a_card_that_failed_to_compose_is_composed_again(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, bob: dict[str, Any]
+) -> None:
+    real = harness.store.stats.all
+    calls = 0
+
+    async def failing_once() -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise sqlite3.OperationalError("disk I/O error")
+        return await real()
+
+    monkeypatch.setattr(harness.store.stats, "all", failing_once)
+    first = await harness.send(bob, "/stats")
+    assert "25.3%" not in plain(first.text)  # the apology, not a card
+    assert "25.3%" in plain((await harness.send(bob, "/stats")).text)

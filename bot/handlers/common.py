@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from bot.domain import Question
 from bot.services.notify import Listener
 from bot.services.results import ChartCache, ResultsCache
 from bot.store import Store
-from bot.store.users import SERVICE_ACCOUNTS
+from bot.store.users import SERVICE_ACCOUNTS, Identity
 from bot.texts import pick_language, t
 from bot.texts.callbacks import BadCallbackData, CallbackData
 
@@ -37,6 +38,10 @@ logger = logging.getLogger(__name__)
 # channel come from these users; they are not readers.
 GROUP_ANONYMOUS_BOT = 1087968824
 CHANNEL_BOT = 136817688
+
+# readers whose user_data stays in memory; a reader beyond them is read again from the store
+# at their next update (user_data only caches the stored row)
+READER_CACHE_SIZE = 10_000
 
 
 @dataclass(eq=False)
@@ -62,12 +67,17 @@ class BotData:
     # caches and in-memory states, created on first use by their handlers
     results_cache: ResultsCache | None = None
     chart_cache: ChartCache | None = None
-    dataset_cards: dict[tuple[str, str], tuple[tuple[int, int], str]] = field(
+    dataset_cards: dict[tuple[str, str], tuple[tuple[int, int], asyncio.Future[str]]] = field(
         default_factory=dict
-    )  # (card, language) -> (data revision, text)
+    )  # (card, language) -> (data revision, the text once composed)
+    revision_read: asyncio.Future[tuple[int, int]] | None = (
+        None  # the data revision read under way
+    )
     channel_tally: TallyState | None = None
     error_alerts: AlertState | None = None
     notify_tasks: set[asyncio.Task[Any]] = field(default_factory=set)  # score notifications
+    # the readers whose user_data (a cache of their stored row) is kept, least recent first
+    recent_readers: OrderedDict[int, None] = field(default_factory=OrderedDict)
 
     @property
     def settings(self) -> Settings:
@@ -146,30 +156,27 @@ async def remember_reader(update: Update, context: BotContext) -> None:
     """Runs first for every update: keep the reader's row current and cache their language.
 
     Writes only when something changed (compared with the cached signature, then with the
-    stored row), so a busy chat costs no write per message.
+    stored row), so a busy chat costs no write per message; the readers of concurrent
+    updates are read and written together (UsersRepo.sync). The cache (user_data) is kept
+    for the READER_CACHE_SIZE most recent readers only, so memory stays bounded however
+    many readers come.
     """
     user = update.effective_user
     if not is_reader(user) or context.user_data is None:
         return
     assert user is not None
+    recent = context.bot_data.recent_readers
+    recent[user.id] = None
+    recent.move_to_end(user.id)
+    while len(recent) > READER_CACHE_SIZE:
+        context.application.drop_user_data(recent.popitem(last=False)[0])
     signature = (user.username, user.first_name, user.language_code)
     private = in_private(update)
     data = context.user_data
     if data.get("signature") == signature and (data.get("started") or not private):
         return
-    reader = await context.store.users.get(user.id)  # e.g. after a restart: often unchanged
-    if (
-        reader is None
-        or (reader.username, reader.first_name, reader.tg_language) != signature
-        or (private and (not reader.started or reader.blocked))
-    ):
-        reader = await context.store.users.touch(
-            user.id,
-            username=user.username,
-            first_name=user.first_name,
-            tg_language=user.language_code,
-            started=private,
-        )
+    # one shared read (and a shared write only for readers who changed) per burst of updates
+    reader = await context.store.users.sync(Identity(user.id, *signature, started=private))
     data.update(signature=signature, started=bool(reader.started))
     context.user_data["lang"] = reader.language or pick_language(
         user.language_code, context.settings.default_language

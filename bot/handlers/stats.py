@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 from telegram import Message, Update
@@ -22,16 +23,41 @@ from bot.texts.stats import (
 
 async def dataset_card(context: BotContext, name: str, build: Callable[[], Awaitable[str]]) -> str:
     """A card that depends only on the reference data, composed once per language and
-    data revision (a /setstat or an import makes a new one)."""
-    revision = await context.store.stats.revision()
+    data revision (a /setstat or an import makes a new one).
+
+    Concurrent updates share one revision read and one composition of a card that is
+    missing or stale, so a burst of /stats costs a few database round trips, not a few
+    per update."""
+    revision = await shared_revision(context)
     cards = context.bot_data.dataset_cards
     key = (name, context.lang)
     cached = cards.get(key)
-    if cached is not None and cached[0] == revision:
-        return cached[1]
-    text = await build()
-    cards[key] = (revision, text)
-    return text
+    if cached is None or cached[0] != revision:
+        composing = asyncio.ensure_future(build())
+        cached = cards[key] = (revision, composing)
+
+        def forget(task: asyncio.Future[str], key: tuple[str, str] = key) -> None:
+            failed = task.cancelled() or task.exception() is not None
+            if failed and key in cards and cards[key][1] is task:
+                del cards[key]  # the next update composes it again
+
+        composing.add_done_callback(forget)
+    return await asyncio.shield(cached[1])
+
+
+async def shared_revision(context: BotContext) -> tuple[int, int]:
+    """The reference data's revision (StatsRepo.revision); updates that ask while a read is
+    under way share its answer."""
+    data = context.bot_data
+    if data.revision_read is None:
+        read = asyncio.ensure_future(context.store.stats.revision())
+        data.revision_read = read
+
+        def done(_: asyncio.Future[tuple[int, int]]) -> None:
+            data.revision_read = None
+
+        read.add_done_callback(done)
+    return await asyncio.shield(data.revision_read)
 
 
 async def main_card(context: BotContext) -> str:

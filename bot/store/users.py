@@ -3,9 +3,10 @@ reachability."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import sqlite3
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import aiosqlite
 
@@ -25,9 +26,18 @@ _HANDLE_TRIES = 8
 _HANDLE_BATCH = 10_000
 
 
+_HANDLE_CODES = len(HANDLE_ALPHABET) ** HANDLE_LENGTH
+
+
 def new_handle() -> str:
-    """A fresh random handle such as "r-k7q2m9" (cryptographic randomness)."""
-    return HANDLE_PREFIX + "".join(secrets.choice(HANDLE_ALPHABET) for _ in range(HANDLE_LENGTH))
+    """A fresh random handle such as "r-k7q2m9" (cryptographic randomness: one uniform draw
+    among all 31**6 codes, written in base 31)."""
+    code = secrets.randbelow(_HANDLE_CODES)
+    chars = []
+    for _ in range(HANDLE_LENGTH):
+        code, digit = divmod(code, len(HANDLE_ALPHABET))
+        chars.append(HANDLE_ALPHABET[digit])
+    return HANDLE_PREFIX + "".join(chars)
 
 
 def normalise_handle(text: str) -> str | None:
@@ -65,12 +75,159 @@ class Reader:
 
 _COLUMNS = ", ".join(f.name for f in fields(Reader))
 
+_UPSERT = (
+    "INSERT INTO users (user_id, username, first_name, tg_language,"
+    " started, created_at, updated_at, handle)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (user_id) DO UPDATE SET username = excluded.username,"
+    " first_name = excluded.first_name, tg_language = excluded.tg_language,"
+    " started = MAX(users.started, excluded.started),"
+    " blocked = CASE WHEN excluded.started = 1 THEN 0 ELSE users.blocked END,"
+    " updated_at = excluded.updated_at,"
+    " handle = COALESCE(users.handle, excluded.handle)"
+)
+# readers synced in one transaction at most (SQLite's host-parameter limit bounds the read)
+_SYNC_BATCH = 500
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A reader as Telegram shows them in an update: `started` is True when the update
+    comes from their private chat with the bot."""
+
+    user_id: int
+    username: str | None
+    first_name: str
+    tg_language: str | None
+    started: bool = False
+
+    def matches(self, reader: Reader) -> bool:
+        """True when the stored `reader` needs no write for this identity."""
+        return (reader.username, reader.first_name, reader.tg_language) == (
+            self.username,
+            self.first_name,
+            self.tg_language,
+        ) and (not self.started or (bool(reader.started) and not reader.blocked))
+
+    def applied(self, reader: Reader | None, now: str, handle: str) -> Reader:
+        """The row `_UPSERT` leaves for this identity over `reader` (None: a new one)."""
+        if reader is None:
+            return Reader(
+                self.user_id, self.username, self.first_name, self.tg_language, None, None,
+                int(self.started), 0, now, now, handle,
+            )  # fmt: skip
+        return replace(
+            reader,
+            username=self.username,
+            first_name=self.first_name,
+            tg_language=self.tg_language,
+            started=max(reader.started, int(self.started)),
+            blocked=0 if self.started else reader.blocked,
+            updated_at=now,
+            handle=reader.handle or handle,
+        )
+
 
 class UsersRepo:
     """Reads and writes of readers."""
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
+        self._pending: list[tuple[Identity, asyncio.Future[Reader]]] = []
+        self._syncer: asyncio.Task[None] | None = None
+
+    async def sync(self, identity: Identity) -> Reader:
+        """The stored reader for `identity`, inserted or refreshed (as `touch` does) only
+        when something about them changed.
+
+        Concurrent calls share their work: one task reads every queued reader in one query
+        and writes the changed ones in one transaction, then answers each caller, so a burst
+        of updates from many readers costs a few database round trips, not a few per update.
+        Raises ValueError for Telegram's service accounts, and what SQLite raises.
+        """
+        if identity.user_id in SERVICE_ACCOUNTS:
+            raise ValueError(f"{identity.user_id} is a Telegram service account, not a reader")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Reader] = loop.create_future()
+        self._pending.append((identity, future))
+        if self._syncer is None or self._syncer.done():
+            self._syncer = loop.create_task(self._sync_queued())
+        return await future
+
+    async def _sync_queued(self) -> None:
+        while self._pending:
+            await asyncio.sleep(0)  # callers woken by the same event join this batch
+            batch = self._pending[:_SYNC_BATCH]
+            del self._pending[:_SYNC_BATCH]
+            try:
+                readers = await self._sync_batch([identity for identity, _ in batch])
+            except Exception:
+                # e.g. a drawn handle that is taken: each one alone, with `touch`'s retries
+                for identity, future in batch:
+                    try:
+                        reader = await self.get(identity.user_id)
+                        if reader is None or not identity.matches(reader):
+                            reader = await self.touch(
+                                identity.user_id,
+                                username=identity.username,
+                                first_name=identity.first_name,
+                                tg_language=identity.tg_language,
+                                started=identity.started,
+                            )
+                    except Exception as exc:
+                        if not future.done():
+                            future.set_exception(exc)
+                    else:
+                        if not future.done():
+                            future.set_result(reader)
+            else:
+                for (_, future), reader in zip(batch, readers, strict=True):
+                    if not future.done():
+                        future.set_result(reader)
+
+    async def _sync_batch(self, identities: list[Identity]) -> list[Reader]:
+        ids = list(dict.fromkeys(identity.user_id for identity in identities))
+        marks = ",".join("?" * len(ids))
+        sql = f"SELECT {_COLUMNS} FROM users WHERE user_id IN ({marks})"
+        stored = {int(row[0]): Reader(*row) for row in await fetch_all(self._conn, sql, ids)}
+        changed = list(
+            dict.fromkeys(
+                i
+                for i in identities
+                if i.user_id not in stored or not i.matches(stored[i.user_id])
+            )
+        )
+        if not changed:
+            return [stored[identity.user_id] for identity in identities]
+        if len(changed) == 1:  # one reader to write: `touch` returns the row as stored
+            (one,) = changed
+            stored[one.user_id] = await self.touch(
+                one.user_id,
+                username=one.username,
+                first_name=one.first_name,
+                tg_language=one.tg_language,
+                started=one.started,
+            )
+            return [stored[identity.user_id] for identity in identities]
+        # The upsert changes only the identity columns (and `started`/`blocked` by the rule
+        # in the SQL), so a change another task commits meanwhile (a chosen language, a
+        # consent) is kept; a reader's own updates are handled one at a time.
+        async with transaction(self._conn):
+            now = utcnow()
+            writes, result = [], []
+            for identity in identities:
+                reader = stored.get(identity.user_id)
+                if reader is None or not identity.matches(reader):
+                    reader = identity.applied(reader, now, new_handle())
+                    stored[identity.user_id] = reader
+                    writes.append(
+                        (reader.user_id, reader.username, reader.first_name,
+                         reader.tg_language, reader.started, reader.created_at,
+                         reader.updated_at, reader.handle)
+                    )  # fmt: skip
+                result.append(reader)
+            await self._conn.executemany(_UPSERT, writes)
+        return result
 
     async def get(self, user_id: int) -> Reader | None:
         """One reader, or None if the bot never saw them."""
@@ -103,15 +260,7 @@ class UsersRepo:
                 async with transaction(self._conn):
                     row = await fetch_one(
                         self._conn,
-                        "INSERT INTO users (user_id, username, first_name, tg_language,"
-                        " started, created_at, updated_at, handle)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-                        " ON CONFLICT (user_id) DO UPDATE SET username = excluded.username,"
-                        " first_name = excluded.first_name, tg_language = excluded.tg_language,"
-                        " started = MAX(users.started, excluded.started),"
-                        " blocked = CASE WHEN excluded.started = 1 THEN 0 ELSE users.blocked END,"
-                        " updated_at = excluded.updated_at,"
-                        f" handle = COALESCE(users.handle, excluded.handle) RETURNING {_COLUMNS}",
+                        f"{_UPSERT} RETURNING {_COLUMNS}",
                         (user_id, username, first_name, tg_language, int(started), now, now,
                          new_handle()),
                     )  # fmt: skip
