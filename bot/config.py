@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     tally_interval_seconds: float = Field(default=5.0, gt=0)
     admin_alert_chat_id: int | None = None
     results_cache_seconds: float = Field(default=30.0, ge=0)
-    chart_redraw_min_changes: int = Field(default=50, ge=1)
+    chart_redraw_min_changes: int = Field(default=500, ge=1)
     http_transport: Literal["aiohttp", "httpx"] = "aiohttp"
     pending_ttl_minutes: float = Field(default=30.0, gt=0)
     display_timezone: str = "Europe/Moscow"

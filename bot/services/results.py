@@ -128,7 +128,7 @@ class Freshness:
     """
 
     max_age: float = 30.0
-    min_changes: int = 50
+    min_changes: int = 500
     min_interval: float = 1.0
     min_share: float = 0.05
 
