@@ -55,7 +55,7 @@ from bot.handlers import (
     stats_admin,
     thread,
 )
-from bot.handlers.common import BotContext, BotData, button, command, remember_reader
+from bot.handlers.common import BotContext, BotData, ReaderData, button, command, remember_reader
 from bot.handlers.errors import on_error
 from bot.pipeline import ChatFloodRateLimiter, ChatOrderedProcessor, InboxBot, UpdateQueue
 from bot.services.dataset import DEFAULT_DATASET, load_dataset
@@ -210,7 +210,7 @@ def build_application(
         .bot(bot)
         .update_queue(UpdateQueue(UPDATE_QUEUE_SIZE, processor.slots))
         .concurrent_updates(processor)
-        .context_types(ContextTypes(context=BotContext, bot_data=BotData))
+        .context_types(ContextTypes(context=BotContext, bot_data=BotData, user_data=ReaderData))
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
         .build()

@@ -107,7 +107,23 @@ class BotData:
         return self._store
 
 
-class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):
+@dataclass
+class ReaderData:
+    """What is kept in memory about one reader (PTB's `user_data`, typed): a cache of their
+    stored row. `signature` is (username, first name, language code) as last written;
+    `started` whether they have a private chat with the bot; `lang` the language replies
+    use ("ru" or "en"; None until known)."""
+
+    lang: str | None = None
+    signature: tuple[str | None, str | None, str | None] | None = None
+    started: bool = False
+
+    def forget(self) -> None:
+        """Drop everything cached (the reader deleted their data)."""
+        self.lang, self.signature, self.started = None, None, False
+
+
+class BotContext(CallbackContext[ExtBot[None], ReaderData, dict[Any, Any], BotData]):
     """CallbackContext with typed access to the store, the settings and the reader's language."""
 
     @property
@@ -123,8 +139,8 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], B
     @property
     def lang(self) -> str:
         """The reader's language ("ru" or "en"); DEFAULT_LANGUAGE for updates without one."""
-        if self.user_data is not None and "lang" in self.user_data:
-            return str(self.user_data["lang"])
+        if self.user_data is not None and self.user_data.lang is not None:
+            return self.user_data.lang
         return self.settings.default_language
 
 
@@ -173,12 +189,12 @@ async def remember_reader(update: Update, context: BotContext) -> None:
     signature = (user.username, user.first_name, user.language_code)
     private = in_private(update)
     data = context.user_data
-    if data.get("signature") == signature and (data.get("started") or not private):
+    if data.signature == signature and (data.started or not private):
         return
     # one shared read (and a shared write only for readers who changed) per burst of updates
     reader = await context.store.users.sync(Identity(user.id, *signature, started=private))
-    data.update(signature=signature, started=bool(reader.started))
-    context.user_data["lang"] = reader.language or pick_language(
+    data.signature, data.started = signature, bool(reader.started)
+    data.lang = reader.language or pick_language(
         user.language_code, context.settings.default_language
     )
 

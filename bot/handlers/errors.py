@@ -42,7 +42,7 @@ async def on_error(update: object, context: BotContext) -> None:
             assert update.effective_user
             await context.store.users.set_blocked(update.effective_user.id)
             if context.user_data is not None:
-                context.user_data.pop("started", None)
+                context.user_data.started = False
         _stop(update)
     if error is not None and policy.is_expected(error):
         logger.warning(

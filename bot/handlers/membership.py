@@ -30,7 +30,7 @@ async def on_my_chat_member(update: Update, context: BotContext) -> None:
             logger.info("A reader blocked the bot")
             await store.users.set_blocked(user.id)
             if context.user_data is not None:
-                context.user_data["started"] = False
+                context.user_data.started = False
         elif status == ChatMemberStatus.MEMBER:
             await store.users.touch(
                 user.id,
@@ -40,7 +40,7 @@ async def on_my_chat_member(update: Update, context: BotContext) -> None:
                 started=True,
             )
             if context.user_data is not None:
-                context.user_data["started"] = True
+                context.user_data.started = True
         return
     if status in (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED):
         logger.warning("Bot removed from %s %s (%s)", chat.type, chat.id, status)

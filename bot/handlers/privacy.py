@@ -80,7 +80,7 @@ async def deleteme_button(update: Update, context: BotContext) -> None:
     removed = await context.store.admin.delete_reader(user.id)
     # forget the cached identity too, so the next message starts afresh
     if context.user_data is not None:
-        context.user_data.clear()
+        context.user_data.forget()
     logger.info("A reader deleted their data (%s forecasts)", removed)
     if removed:  # public tallies follow (a post edits only when its tally changes)
         await questions_changed(context, [q.id for q in await context.store.questions.all()])

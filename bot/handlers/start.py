@@ -91,7 +91,7 @@ async def set_language(update: Update, context: BotContext, lang: str) -> None:
     if is_reader(user) and context.user_data is not None:
         assert user
         await context.store.users.set_language(user.id, lang)
-        context.user_data["lang"] = lang
+        context.user_data.lang = lang
 
 
 async def language_button(update: Update, context: BotContext) -> None:
