@@ -294,17 +294,16 @@ class InboxBot(ExtBot[Any]):
         call (same place in the sequence, same method), its result is returned and nothing
         is sent.
         """
+        timeouts = {
+            "read_timeout": read_timeout,
+            "write_timeout": write_timeout,
+            "connect_timeout": connect_timeout,
+            "pool_timeout": pool_timeout,
+        }
         current = HANDLING.get()
         store = self.inbox.store
         if current is None or store is None or not current.answers(endpoint, data):
-            return await self._post_counted(
-                endpoint,
-                data,
-                read_timeout=read_timeout,
-                write_timeout=write_timeout,
-                connect_timeout=connect_timeout,
-                pool_timeout=pool_timeout,
-            )
+            return await self._post_counted(endpoint, data, **timeouts)
         seq = current.seq
         current.seq += 1
         earlier = current.replay.get(seq)
@@ -314,14 +313,7 @@ class InboxBot(ExtBot[Any]):
             )
             result: bool | JSONDict | list[JSONDict] = earlier[1]
             return result
-        result = await self._post_counted(
-            endpoint,
-            data,
-            read_timeout=read_timeout,
-            write_timeout=write_timeout,
-            connect_timeout=connect_timeout,
-            pool_timeout=pool_timeout,
-        )
+        result = await self._post_counted(endpoint, data, **timeouts)
         store.inbox.record_sent(current.update_id, seq, endpoint, result)
         # let the other answers that arrived with this one be journaled before any of
         # their handlers goes on
