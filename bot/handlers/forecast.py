@@ -68,10 +68,11 @@ async def question_for(
     if question_id is not None:
         return await store.questions.get(question_id)
     user = update.effective_user if update is not None else None
-    question = await store.questions.current_for(user.id) if user is not None else None
+    if user is None:
+        return await store.questions.default()
+    question, default = await store.questions.current_and_default(user.id)
     if question is not None and view.takes_forecasts(question):
         return question
-    default = await store.questions.default()
     if question is None or (default is not None and view.takes_forecasts(default)):
         return default
     return question

@@ -146,11 +146,24 @@ class QuestionsRepo:
         )
         return int(row[0]) if row else 0
 
-    async def current_for(self, user_id: int) -> Question | None:
-        """The question the reader last opened (a deep link, a card, a typed slug), or None."""
-        return await self._one(
-            "id = (SELECT current_question_id FROM users WHERE user_id = ?)", (user_id,)
+    async def current_and_default(self, user_id: int) -> tuple[Question | None, Question | None]:
+        """In one query: the question the reader last opened and the default question (each
+        None when there is none; one question may be both)."""
+        rows = await fetch_all(
+            self._conn,
+            f"SELECT {columns(Question)}, id = (SELECT current_question_id FROM users"
+            " WHERE user_id = ?) FROM questions WHERE is_default = 1"
+            " OR id = (SELECT current_question_id FROM users WHERE user_id = ?)",
+            (user_id, user_id),
         )
+        current = default = None
+        for row in rows:
+            question = from_row(Question, tuple(row)[:-1])
+            if row[-1]:
+                current = question
+            if question.is_default:
+                default = question
+        return current, default
 
     async def set_current_for(self, user_id: int, question_id: int) -> None:
         """Make `question_id` the question the reader's typed commands refer to."""
