@@ -506,3 +506,17 @@ async def test_group_migration_keeps_its_data(harness: Harness, anna: dict[str, 
     new = emu.chats[-100555].chat
     step = await harness.send(anna, "/forecast 65", chat=new)
     assert "65 %" in step.text
+
+
+async def test_the_active_posts_a_forecast_edits_follow_every_change(harness: Harness) -> None:
+    channel = harness.store.channel
+    assert await channel.active_post_ids(1) == []
+    kwargs: dict[str, Any] = {"language": "ru", "posted_by": None, "shown_count": 0}
+    await channel.add_post(-1001, 5, 1, shown_median=None, **kwargs)
+    await channel.add_post(-1002, 6, 1, shown_median=None, **kwargs)
+    assert await channel.active_post_ids(1) == [(-1001, 5), (-1002, 6)]
+    await channel.deactivate_post(-1001, 5)
+    assert await channel.active_post_ids(1) == [(-1002, 6)]
+    await channel.set_chat_status(-1002, "channel", "kicked")
+    assert await channel.active_post_ids(1) == []
+    assert await channel.active_posts() == []  # what the cache says is what is stored

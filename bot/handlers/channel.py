@@ -229,13 +229,11 @@ async def on_forecast_changed(context: BotContext, question_id: int) -> None:
     if job_queue is None:
         return
     interval = context.settings.tally_interval_seconds
-    for post in await context.store.channel.active_posts(question_id):
-        name = f"tally:{post.chat_id}:{post.message_id}"
+    for chat_id, message_id in await context.store.channel.active_post_ids(question_id):
+        name = f"tally:{chat_id}:{message_id}"
         if job_queue.get_jobs_by_name(name):
             continue
-        job_queue.run_once(
-            tally_job, when=interval, data=(post.chat_id, post.message_id), name=name
-        )
+        job_queue.run_once(tally_job, when=interval, data=(chat_id, message_id), name=name)
 
 
 async def refresh_all_job(context: BotContext) -> None:

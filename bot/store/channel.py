@@ -71,6 +71,11 @@ class ChannelRepo:
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
+        # (chat_id, message_id) of the active posts by question id, read once: every write
+        # of channel_posts goes through this repository and drops it once committed (a read
+        # that overlapped a write is not kept: `_writes` changed meanwhile)
+        self._active: dict[int, list[tuple[int, int]]] | None = None
+        self._writes = 0
 
     # -- posts --------------------------------------------------------------------------------
 
@@ -95,6 +100,7 @@ class ChannelRepo:
                 (chat_id, message_id, question_id, language, posted_by, shown_count, shown_median,
                  now, now),
             )  # fmt: skip
+        self._posts_changed()
         post = await self.post(chat_id, message_id)
         assert post is not None
         return post
@@ -118,6 +124,24 @@ class ChannelRepo:
             (question_id, question_id),
         )
         return [from_row(ChannelPost, row) for row in rows]
+
+    async def active_post_ids(self, question_id: int) -> list[tuple[int, int]]:
+        """(chat_id, message_id) of the question's posts whose tally can still be edited,
+        oldest first; from memory after the first call (no query per forecast)."""
+        active = self._active
+        if active is None:
+            writes, active = self._writes, {}
+            for post in await self.active_posts():
+                active.setdefault(post.question_id, []).append((post.chat_id, post.message_id))
+            if writes == self._writes:
+                self._active = active
+        return active.get(question_id, [])
+
+    def _posts_changed(self) -> None:
+        """After a committed write of channel_posts: the next read of the active posts
+        queries again."""
+        self._writes += 1
+        self._active = None
 
     async def set_shown(
         self,
@@ -145,6 +169,7 @@ class ChannelRepo:
                 " message_id = ?",
                 (utcnow(), chat_id, message_id),
             )
+        self._posts_changed()
 
     # -- discussion threads -------------------------------------------------------------------
 
@@ -281,6 +306,8 @@ class ChannelRepo:
                     "UPDATE channel_posts SET active = 0, updated_at = ? WHERE chat_id = ?",
                     (now, chat_id),
                 )
+        if status in ("left", "kicked"):
+            self._posts_changed()
 
     async def chat_status(self, chat_id: int) -> str | None:
         """The bot's last known status in a chat, or None if never recorded."""
