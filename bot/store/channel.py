@@ -115,13 +115,12 @@ class ChannelRepo:
         )
         return from_row(ChannelPost, row) if row else None
 
-    async def active_posts(self, question_id: int | None = None) -> list[ChannelPost]:
-        """The posts whose tally can still be edited (of one question, or all), oldest first."""
+    async def active_posts(self) -> list[ChannelPost]:
+        """The posts whose tally can still be edited, oldest first."""
         rows = await fetch_all(
             self._conn,
             f"SELECT {columns(ChannelPost)} FROM channel_posts"
-            " WHERE active = 1 AND (? IS NULL OR question_id = ?) ORDER BY created_at",
-            (question_id, question_id),
+            " WHERE active = 1 ORDER BY created_at",
         )
         return [from_row(ChannelPost, row) for row in rows]
 
