@@ -351,7 +351,7 @@ def _connect_inbox(app: Application[Any, Any, Any, Any, Any, Any], store: Store)
     if isinstance(processor, ChatOrderedProcessor):
 
         async def handled(update: Update) -> None:
-            await store.inbox.mark_handled([update.update_id])
+            store.inbox.mark_handled_soon([update.update_id])
 
         processor.on_handled = handled
     if app.job_queue is not None:

@@ -46,6 +46,7 @@ from telegram.ext import AIORateLimiter, BaseUpdateProcessor, ExtBot
 
 from bot import metrics
 from bot.store.inbox import InboxRow
+from bot.telegram_policy import is_result_unused
 
 if TYPE_CHECKING:
     from bot.store import Store
@@ -292,7 +293,8 @@ class InboxBot(ExtBot[Any]):
         A call that answers the update being handled (see `Handling`) is journaled in the
         inbox as soon as Telegram's result arrives; when an earlier run journaled the same
         call (same place in the sequence, same method), its result is returned and nothing
-        is sent.
+        is sent. Inside `telegram_policy.result_unused()` a sent or edited message comes
+        back as True (journaled so), and python-telegram-bot builds no Message from it.
         """
         timeouts = {
             "read_timeout": read_timeout,
@@ -302,8 +304,12 @@ class InboxBot(ExtBot[Any]):
         }
         current = HANDLING.get()
         store = self.inbox.store
+        # inside telegram_policy.result_unused(): PTB gets True, so it builds no Message
+        unused = is_result_unused()
+        result: bool | JSONDict | list[JSONDict]
         if current is None or store is None or not current.answers(endpoint, data):
-            return await self._post_counted(endpoint, data, **timeouts)
+            result = await self._post_counted(endpoint, data, **timeouts)
+            return True if unused and isinstance(result, dict) else result
         seq = current.seq
         current.seq += 1
         earlier = current.replay.get(seq)
@@ -311,9 +317,11 @@ class InboxBot(ExtBot[Any]):
             logger.info(
                 "Update %s: %s sent before the restart, not again", current.update_id, endpoint
             )
-            result: bool | JSONDict | list[JSONDict] = earlier[1]
+            result = earlier[1]
             return result
         result = await self._post_counted(endpoint, data, **timeouts)
+        if unused and isinstance(result, dict):
+            result = True
         store.inbox.record_sent(current.update_id, seq, endpoint, result)
         # let the other answers that arrived with this one be journaled before any of
         # their handlers goes on

@@ -204,8 +204,16 @@ def in_private(update: Update) -> bool:
     return update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE
 
 
-async def reply(message: Message, text: str, **kwargs: Any) -> Message:
-    """Answer `message` in its chat and thread.
+async def reply(message: Message, text: str, **kwargs: Any) -> None:
+    """Answer `message` in its chat and thread, as `reply_message` does, for a caller that
+    does not need the sent message (none is built from Telegram's answer: see
+    telegram_policy.result_unused)."""
+    with policy.result_unused():
+        await reply_message(message, text, **kwargs)
+
+
+async def reply_message(message: Message, text: str, **kwargs: Any) -> Message:
+    """Answer `message` in its chat and thread; returns the sent message.
 
     Forum topics keep their thread through message_thread_id (PTB adds it); a comment thread
     of a channel post is a chain of replies, so there the answer must quote the message.
@@ -223,8 +231,14 @@ async def edit(message: Message, text: str, **kwargs: Any) -> None:
 
     Telegram refuses an edit that changes nothing ("message is not modified", e.g. a second
     tap on the button already shown): that is not an error. When the message is gone or too
-    old to edit, the text is sent as a fresh message in the same chat and thread.
+    old to edit, the text is sent as a fresh message in the same chat and thread. No message
+    is built from Telegram's answer (telegram_policy.result_unused).
     """
+    with policy.result_unused():
+        await _edit(message, text, **kwargs)
+
+
+async def _edit(message: Message, text: str, **kwargs: Any) -> None:
     try:
         await message.edit_text(text, **kwargs)
     except BadRequest as exc:

@@ -23,6 +23,7 @@ from bot.handlers.common import (
     is_reader,
     pressed_question,
     reply,
+    reply_message,
 )
 from bot.handlers.moderation import refuse_flood
 from bot.handlers.start import send_greeting
@@ -358,7 +359,7 @@ async def ask(update: Update, context: BotContext, question: Question, kind: str
         text = text[:1].upper() + text[1:]  # in groups it follows the reader's name
         sent = await update.effective_chat.send_message(text + "\n" + t(lang, "prompt.cancel"))
     else:
-        sent = await reply(
+        sent = await reply_message(
             update.effective_message,
             mention(update) + ", " + text,
             reply_markup=ForceReply(

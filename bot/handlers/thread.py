@@ -12,7 +12,7 @@ from telegram.error import Forbidden, TelegramError
 
 from bot.handlers import forecast
 from bot.handlers.channel import current_tally, tally_text
-from bot.handlers.common import BotContext, is_reader, reply
+from bot.handlers.common import BotContext, is_reader, reply, reply_message
 from bot.handlers.moderation import flooding_thread, refuse_flood
 from bot.services.forecasting import record_forecast
 from bot.services.probability import ProbabilityError, parse_forecast
@@ -106,7 +106,7 @@ async def thread_reply(update: Update, context: BotContext) -> None:
     )
     # a reader whose reasons an admin hid: the bot does not repeat them in public
     shown = "" if await context.store.moderation.is_hidden(user.id) else parsed.reason
-    sent = await reply(
+    sent = await reply_message(
         message,
         view.offer_text(forecast.mention(update), parsed.probability, shown, lang),
         reply_markup=view.offer_keyboard(offer.id, parsed.probability, lang),

@@ -23,8 +23,9 @@ async def record_forecast(
     reason: str | None = None,
 ) -> tuple[Forecast, Forecast | None]:
     """Store `probability` (whole percent, 1..99) as the reader's forecast on the question,
-    forget the prompt the bot was waiting on from this reader in `chat_id` (None: no chat),
-    and notify through `services.notify.question_changed` (the channel post's tally follows).
+    forget the prompt the bot was waiting on from this reader in `chat_id` (None: no chat;
+    in the same transaction), and notify through `services.notify.question_changed` (the
+    channel post's tally follows).
 
     `reason=None` keeps the reason of the standing forecast (see ForecastsRepo.set).
     Returns (new, previous-or-None) as stored. Raises ValueError for a probability outside
@@ -33,9 +34,8 @@ async def record_forecast(
     """
     store = context.store
     new, old = await store.forecasts.set(
-        question_id, user_id, probability, language=language, reason=reason
-    )
-    if chat_id is not None:
-        await store.forecasts.clear_pending(user_id, chat_id)
+        question_id, user_id, probability, language=language, reason=reason,
+        clear_pending_in=chat_id,
+    )  # fmt: skip
     await question_changed(context, question_id)
     return new, old

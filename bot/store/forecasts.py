@@ -260,8 +260,11 @@ class ForecastsRepo:
         language: str,
         reason: str | None = None,
         at: datetime | None = None,
+        clear_pending_in: int | None = None,
     ) -> tuple[Forecast, Forecast | None]:
-        """Record a probability (1..99 %) as the reader's current forecast.
+        """Record a probability (1..99 %) as the reader's current forecast; with
+        `clear_pending_in` (a chat id), the reader's pending step in that chat is deleted in
+        the same transaction (see clear_pending), whether or not the forecast changed.
 
         `reason=None` keeps the reason of the standing forecast (none after a withdrawal).
         Each change adds a history entry; the same probability again is no change (with a
@@ -275,8 +278,9 @@ class ForecastsRepo:
             raise ValueError("probability must be 1..99 percent")
         now = at.astimezone(UTC) if at else datetime.now(UTC)
         new, old = await self._writer.submit(
-            _Write("set", question_id, user_id, now, probability, reason, language)
-        )
+            _Write("set", question_id, user_id, now, probability, reason, language,
+                   clear_pending_in)
+        )  # fmt: skip
         assert new is not None
         return new, old
 
@@ -514,6 +518,7 @@ class _Write:
     probability: int | None = None
     reason: str | None = None
     language: str = ""
+    clear_chat: int | None = None  # the chat whose pending step of this reader goes with it
     future: asyncio.Future[_Outcome] | None = None
 
     @property
@@ -644,6 +649,11 @@ class GroupWriter:
                 left = before.probability if before and not before.withdrawn else None
                 entered = None if after.withdrawn else after.probability
                 moves.setdefault(op.question_id, []).append((op.user_id, left, entered, op.at))
+            clears = [(op.user_id, op.clear_chat) for op in batch if op.clear_chat is not None]
+            if clears:
+                await self._conn.executemany(
+                    "DELETE FROM pending_steps WHERE user_id = ? AND chat_id = ?", clears
+                )
             versions: dict[int, int] = {}
             if upserts:
                 await self._conn.executemany(_UPSERT, upserts)

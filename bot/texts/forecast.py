@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
+from functools import lru_cache
 
 from markupsafe import Markup
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -12,7 +13,7 @@ from bot.domain import Forecast, HistoryEntry, Question
 from bot.services.chart import ChartLabels
 from bot.services.hygiene import CAPTION_LIMIT, TEXT_LIMIT, display_name, shorten, tg_length
 from bot.services.results import ResultsSnapshot
-from bot.texts import day, moment, number, percent, plain, t, t_plain, tn
+from bot.texts import Keyboard, day, moment, number, percent, plain, t, t_plain, tn
 from bot.texts.callbacks import (
     ExactPrompt,
     ForecastPreset,
@@ -173,6 +174,7 @@ def your_forecast(forecast: Forecast, lang: str) -> Markup:
     return text
 
 
+@lru_cache(maxsize=256)
 def forecast_keyboard(question_id: int, lang: str) -> InlineKeyboardMarkup:
     """Labelled one-tap probabilities, then exact %, add a reason, and results."""
     rows = [
@@ -206,7 +208,7 @@ def forecast_keyboard(question_id: int, lang: str) -> InlineKeyboardMarkup:
             )
         ]
     )
-    return InlineKeyboardMarkup(rows)
+    return Keyboard(rows)
 
 
 def recorded(
@@ -263,10 +265,11 @@ def _recorded(key: str, forecast: Forecast, previous: Forecast | None, lang: str
     return text
 
 
+@lru_cache(maxsize=512)
 def after_keyboard(question_id: int, has_reason: bool, lang: str) -> InlineKeyboardMarkup:
     """Under a confirmation: add or change the reason, change the forecast, see results."""
     reason_key = "forecast.button.change_reason" if has_reason else "forecast.button.reason"
-    return InlineKeyboardMarkup(
+    return Keyboard(
         [
             [
                 InlineKeyboardButton(

@@ -12,7 +12,7 @@ from markupsafe import Markup
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.store.stats import Fact, Model, Source, Stat
-from bot.texts import month, number, percent, t, tn
+from bot.texts import Keyboard, month, number, percent, t, tn
 from bot.texts.callbacks import StatsCard, StatsTopic
 
 CITED_PREFIX = "setstat-"  # key of a source an admin cited with /setstat
@@ -178,12 +178,12 @@ def stats_keyboard(lang: str) -> InlineKeyboardMarkup:
         )
         for topic in TOPICS
     ]
-    return InlineKeyboardMarkup([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
+    return Keyboard([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
 
 
 @cache
 def back_keyboard(lang: str) -> InlineKeyboardMarkup:
     """The single "back" button under a drill-down."""
-    return InlineKeyboardMarkup(
+    return Keyboard(
         [[InlineKeyboardButton(t(lang, "stats.back"), callback_data=StatsCard("main").pack())]]
     )
