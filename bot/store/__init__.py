@@ -7,13 +7,14 @@ knows about Telegram.
 from __future__ import annotations
 
 import sqlite3
+from datetime import datetime
 from pathlib import Path
 
 import aiosqlite
 
 from bot.store.admin import AdminRepo
 from bot.store.channel import ChannelRepo
-from bot.store.db import DatabaseOpenError, SchemaTooNewError, connect, explain, migrate
+from bot.store.db import DatabaseOpenError, Memo, SchemaTooNewError, connect, explain, migrate
 from bot.store.forecasts import ForecastsRepo, QuestionsRepo
 from bot.store.inbox import InboxConnection, InboxRepo, connect_inbox
 from bot.store.moderation import ModerationRepo
@@ -34,9 +35,10 @@ class Store:
         self._inbox_conn = inbox_conn
         self.stats = StatsRepo(conn)
         self.users = UsersRepo(conn)
-        self.questions = QuestionsRepo(conn)
+        open_questions: Memo[list[datetime]] = Memo()
+        self.questions = QuestionsRepo(conn, open_questions)
         self.forecasts = ForecastsRepo(conn)
-        self.admin = AdminRepo(conn)
+        self.admin = AdminRepo(conn, open_questions)
         self.channel = ChannelRepo(conn)
         self.secrets = SecretsRepo(conn)
         self.moderation = ModerationRepo(conn)

@@ -15,6 +15,7 @@ import aiosqlite
 
 from bot.domain import Score  # the scores' type lives in the domain module
 from bot.store.db import (
+    Memo,
     columns,
     expired,
     fetch_all,
@@ -120,10 +121,12 @@ class Draft:
 
 
 class AdminRepo:
-    """Admin reads and writes; knows nothing of Telegram."""
+    """Admin reads and writes; knows nothing of Telegram. `questions` is QuestionsRepo's
+    memo of the open questions, dropped after a question's status changes."""
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: aiosqlite.Connection, questions: Memo[list[datetime]]) -> None:
         self._conn = conn
+        self._questions = questions
 
     # -- question status ------------------------------------------------------------------
 
@@ -141,6 +144,7 @@ class AdminRepo:
                 " WHERE id = ? AND status != 'resolved'",
                 (status, question_id),
             )
+        self._questions.changed()
         return cur.rowcount > 0
 
     async def set_criteria(
@@ -212,6 +216,7 @@ class AdminRepo:
                 f"INSERT OR REPLACE INTO scores ({columns(Score)}) VALUES (?, ?, ?, ?, ?, ?)",
                 [to_row(s) for s in scores],
             )
+        self._questions.changed()
         return True
 
     async def histories(

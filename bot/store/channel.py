@@ -9,7 +9,7 @@ from datetime import datetime
 
 import aiosqlite
 
-from bot.store.db import columns, fetch_all, fetch_one, from_row, transaction, utcnow
+from bot.store.db import Memo, columns, fetch_all, fetch_one, from_row, transaction, utcnow
 
 
 @dataclass(frozen=True)
@@ -72,10 +72,8 @@ class ChannelRepo:
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
         # (chat_id, message_id) of the active posts by question id, read once: every write
-        # of channel_posts goes through this repository and drops it once committed (a read
-        # that overlapped a write is not kept: `_writes` changed meanwhile)
-        self._active: dict[int, list[tuple[int, int]]] | None = None
-        self._writes = 0
+        # of channel_posts goes through this repository and drops it once committed
+        self._active: Memo[dict[int, list[tuple[int, int]]]] = Memo()
 
     # -- posts --------------------------------------------------------------------------------
 
@@ -127,20 +125,19 @@ class ChannelRepo:
     async def active_post_ids(self, question_id: int) -> list[tuple[int, int]]:
         """(chat_id, message_id) of the question's posts whose tally can still be edited,
         oldest first; from memory after the first call (no query per forecast)."""
-        active = self._active
-        if active is None:
-            writes, active = self._writes, {}
-            for post in await self.active_posts():
-                active.setdefault(post.question_id, []).append((post.chat_id, post.message_id))
-            if writes == self._writes:
-                self._active = active
+        active = await self._active.get(self._active_by_question)
         return active.get(question_id, [])
+
+    async def _active_by_question(self) -> dict[int, list[tuple[int, int]]]:
+        active: dict[int, list[tuple[int, int]]] = {}
+        for post in await self.active_posts():
+            active.setdefault(post.question_id, []).append((post.chat_id, post.message_id))
+        return active
 
     def _posts_changed(self) -> None:
         """After a committed write of channel_posts: the next read of the active posts
         queries again."""
-        self._writes += 1
-        self._active = None
+        self._active.changed()
 
     async def set_shown(
         self,

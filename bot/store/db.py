@@ -7,7 +7,7 @@ import logging
 import os
 import sqlite3
 import typing
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
@@ -348,6 +348,31 @@ async def fetch_one(
     """Run a query and return its first row, or None."""
     rows = await conn.execute_fetchall(sql, params)
     return next(iter(rows), None)
+
+
+class Memo(typing.Generic[T]):
+    """A value read from the database and kept in memory until `changed()`, which every
+    repository method that commits a write able to change it calls. A read that overlapped
+    such a write is returned but not kept (the next `get` reads again)."""
+
+    def __init__(self) -> None:
+        self._value: T | None = None
+        self._writes = 0
+
+    async def get(self, load: Callable[[], Awaitable[T]]) -> T:
+        """The kept value, or `load()`'s (kept unless a write happened meanwhile)."""
+        if self._value is not None:
+            return self._value
+        writes = self._writes
+        value = await load()
+        if writes == self._writes:
+            self._value = value
+        return value
+
+    def changed(self) -> None:
+        """After a committed write: the next `get` reads again."""
+        self._writes += 1
+        self._value = None
 
 
 # One writer at a time per connection: handlers, jobs and background tasks share the

@@ -21,6 +21,7 @@ from bot.domain import (  # the forecasting types live in the domain module
     Reason,
 )
 from bot.store.db import (
+    Memo,
     columns,
     expired,
     fetch_all,
@@ -114,10 +115,13 @@ _Move = tuple[int, int | None, int | None, datetime]  # user_id, left %, entered
 
 
 class QuestionsRepo:
-    """Reads and writes of questions."""
+    """Reads and writes of questions. `memo` keeps the open questions' closing times (for
+    `open_count`, read on every forecast); this repository and AdminRepo drop it after each
+    committed write of a question."""
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: aiosqlite.Connection, memo: Memo[list[datetime]]) -> None:
         self._conn = conn
+        self._open = memo
 
     async def _one(self, where: str, params: tuple[object, ...]) -> Question | None:
         row = await fetch_one(
@@ -138,13 +142,15 @@ class QuestionsRepo:
         return await self._one("slug = ?", (slug,))
 
     async def open_count(self) -> int:
-        """How many questions take forecasts now (status open, closing time not passed)."""
-        row = await fetch_one(
-            self._conn,
-            "SELECT COUNT(*) FROM questions WHERE status = 'open' AND closes_at > ?",
-            (utcnow(),),
-        )
-        return int(row[0]) if row else 0
+        """How many questions take forecasts now (status open, closing time not passed);
+        from memory after the first call (see the class)."""
+        closing = await self._open.get(self._closing_times)
+        now = datetime.now(UTC)
+        return sum(1 for at in closing if at > now)
+
+    async def _closing_times(self) -> list[datetime]:
+        rows = await fetch_all(self._conn, "SELECT closes_at FROM questions WHERE status = 'open'")
+        return [from_iso(row[0]) for row in rows]
 
     async def current_and_default(self, user_id: int) -> tuple[Question | None, Question | None]:
         """In one query: the question the reader last opened and the default question (each
@@ -200,6 +206,7 @@ class QuestionsRepo:
                     to_iso(entry.resolve_by), int(make_default), utcnow(),
                 ),
             )  # fmt: skip
+        self._open.changed()
         question = await self.by_slug(entry.slug)
         assert question is not None
         return question
