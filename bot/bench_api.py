@@ -1,10 +1,12 @@
 """A light fake Bot API over HTTP on 127.0.0.1 for the benchmark (`python -m bot.bench`).
 
 It serves queued updates through getUpdates (long polling, woken as soon as updates are
-queued) and answers every other method with the smallest well-formed result. It measures
-the bot, so it does as little as it can: no checks, no state beyond the queue and the
-completion counters. `expect` registers, per chat, the method whose call marks an update
-as handled (e.g. sendMessage for /stats); `done` is set when all of them arrived.
+queued) and answers every other method with the smallest well-formed result, after
+`call_delay` seconds (Telegram's latency; 0 by default). It measures the bot, so it does as
+little as it can: no checks, no state beyond the queue and the completion counters. `queue`
+registers, per chat, the method whose call marks an update as handled (e.g. sendMessage for
+/stats); `answered` keeps when each arrived (time.monotonic(), after the delay) and `done`
+is set when all of them did.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ BATCH = 100  # getUpdates' default limit
 class FakeBotApi:
     """The server's state: queued updates, first-poll time, expected replies."""
 
-    def __init__(self) -> None:
+    def __init__(self, call_delay: float = 0.0) -> None:
+        self.call_delay = call_delay
+        self.answered: dict[int, float] = {}
         self.updates: list[dict[str, Any]] = []
         self.next_id = 1
         self.first_poll: float | None = None
@@ -71,11 +75,14 @@ class FakeBotApi:
         self.calls += 1
         if method == "getUpdates":
             return await self._get_updates(form)
+        if self.call_delay:
+            await asyncio.sleep(self.call_delay)
         chat = form.get("chat_id")
         result: Any = True
         if chat is not None:
             chat_id = int(str(chat))
             if self._expected.get(chat_id) == method:
+                self.answered[chat_id] = time.monotonic()
                 del self._expected[chat_id]
                 self._remaining -= 1
                 if self._remaining == 0:

@@ -1,5 +1,7 @@
 """The benchmark's reference: a stock python-telegram-bot echo bot (default transport, no
-extras), run as `python -m bot.bench_echo` with BOT_TOKEN and TELEGRAM_API_BASE_URL set."""
+extras), run as `python -m bot.bench_echo` with BOT_TOKEN and TELEGRAM_API_BASE_URL set.
+With BENCH_ECHO_CONCURRENCY=N it handles N updates at once (PTB's concurrent_updates, with
+a connection pool of N): the burst benchmark's reference."""
 
 from __future__ import annotations
 
@@ -17,12 +19,15 @@ async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 def main() -> None:
     """Long polling until SIGTERM."""
-    app = (
+    builder = (
         Application.builder()
         .token(os.environ["BOT_TOKEN"])
         .base_url(os.environ["TELEGRAM_API_BASE_URL"])
-        .build()
     )
+    concurrency = int(os.environ.get("BENCH_ECHO_CONCURRENCY") or 0)
+    if concurrency:
+        builder = builder.concurrent_updates(concurrency).connection_pool_size(concurrency)
+    app = builder.build()
     app.add_handler(MessageHandler(filters.TEXT, echo))
     app.run_polling()
 

@@ -45,6 +45,7 @@ from telegram.error import NetworkError, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, BaseUpdateProcessor, ExtBot
 
 from bot import metrics
+from bot.keyboard import with_keyboard_text
 from bot.store.inbox import InboxRow
 from bot.telegram_policy import is_result_unused
 
@@ -302,6 +303,7 @@ class InboxBot(ExtBot[Any]):
             "connect_timeout": connect_timeout,
             "pool_timeout": pool_timeout,
         }
+        data = with_keyboard_text(data)
         current = HANDLING.get()
         store = self.inbox.store
         # inside telegram_policy.result_unused(): PTB gets True, so it builds no Message

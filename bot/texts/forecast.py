@@ -10,10 +10,11 @@ from markupsafe import Markup
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.domain import Forecast, HistoryEntry, Question
+from bot.keyboard import Keyboard
 from bot.services.chart import ChartLabels
 from bot.services.hygiene import CAPTION_LIMIT, TEXT_LIMIT, display_name, shorten, tg_length
 from bot.services.results import ResultsSnapshot
-from bot.texts import Keyboard, day, moment, number, percent, plain, t, t_plain, tn
+from bot.texts import day, moment, number, percent, plain, t, t_plain, tn
 from bot.texts.callbacks import (
     ExactPrompt,
     ForecastPreset,

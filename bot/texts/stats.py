@@ -11,8 +11,9 @@ from typing import get_args
 from markupsafe import Markup
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.keyboard import Keyboard
 from bot.store.stats import Fact, Model, Source, Stat
-from bot.texts import Keyboard, month, number, percent, t, tn
+from bot.texts import month, number, percent, t, tn
 from bot.texts.callbacks import StatsCard, StatsTopic
 
 CITED_PREFIX = "setstat-"  # key of a source an admin cited with /setstat
