@@ -29,7 +29,7 @@ TOKEN = "424242:BENCH-secretsecretsecretsecretsecret"  # noqa: S105 - the fake A
 BURST_SECONDS = 300
 ROOT = Path(__file__).resolve().parents[1]
 # MAX_CONCURRENT_UPDATES's default (bot/config.py), for the reference's concurrency
-DEFAULT_CONCURRENCY = 64
+DEFAULT_CONCURRENCY = 256
 
 
 TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100

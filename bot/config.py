@@ -61,7 +61,7 @@ class Settings(BaseSettings):
 
     # the update pipeline (bot/pipeline.py): updates handled at once, updates held in memory
     # (the rest waits in the inbox and at Telegram), Bot API messages per second overall
-    max_concurrent_updates: int = Field(default=64, ge=1, le=1024)
+    max_concurrent_updates: int = Field(default=256, ge=1, le=1024)
     max_pending_updates: int = Field(default=1000, ge=1)
     rate_limit_overall_per_second: float = Field(default=30.0, gt=0)
     rate_limiter: bool = True

@@ -4,16 +4,21 @@ reader's row written only when something about them changed."""
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot import telegram_policy as policy
 from bot.handlers import common
+from bot.keyboard import Keyboard, with_keyboard_text
 from bot.store import Store, users
 from bot.store.users import Identity
 from tests.conftest import ADMIN_ID, Harness, plain
+from tests.test_questions import add_second
 
 KEY = "core_growth_h1_2025"
 
@@ -132,3 +137,63 @@ async def test_a_card_that_failed_to_compose_is_composed_again(
     first = await harness.send(bob, "/stats")
     assert "25.3%" not in plain(first.text)  # the apology, not a card
     assert "25.3%" in plain((await harness.send(bob, "/stats")).text)
+
+
+async def test_a_reply_whose_message_is_unused_reaches_telegram_whole(
+    harness: Harness, bob: dict[str, Any]
+) -> None:
+    """`common.reply` builds no Message from Telegram's answer (python-telegram-bot gets
+    True); the reader still gets the text and the kept keyboard exactly as composed."""
+    step = await harness.send(bob, "/forecast 63")
+    assert "Recorded: 63%" in step.text
+    keyboard = step.last["reply_markup"]["inline_keyboard"]
+    assert [button["text"] for row in keyboard for button in row] == [
+        "💬 Add a reason", "🔁 Change forecast", "📊 Community forecast"
+    ]  # fmt: skip
+    bot = harness.app.bot
+    with policy.result_unused():
+        assert await bot.send_message(bob["id"], "unused") is True
+    sent = await bot.send_message(bob["id"], "used")
+    assert sent.text == "used"
+    assert [m["text"] for m in harness.emu.sent(bob["id"])[-2:]] == ["unused", "used"]
+
+
+def test_a_kept_keyboard_is_sent_as_python_telegram_bot_would_send_it() -> None:
+    rows = [[InlineKeyboardButton("A & B", callback_data="x:1")],
+            [InlineKeyboardButton("Ссылка", url="https://example.org/?a=1&b=2")]]  # fmt: skip
+    kept, stock = Keyboard(rows), InlineKeyboardMarkup(rows)
+    assert kept == stock and kept.to_dict() == stock.to_dict()
+    assert kept.to_dict() is kept.to_dict()  # worked out once
+    assert json.loads(kept.json_text) == stock.to_dict()
+    data = {"chat_id": 1, "reply_markup": kept}
+    assert with_keyboard_text(data) == {"chat_id": 1, "reply_markup": kept.json_text}
+    plain_data = {"chat_id": 1, "reply_markup": stock}
+    assert with_keyboard_text(plain_data) is plain_data
+
+
+async def test_replies_name_the_question_as_questions_open_and_close(
+    harness: Harness, bob: dict[str, Any]
+) -> None:
+    """The open-question count behind naming is kept in memory and follows every write."""
+    assert "Question:" not in (await harness.send(bob, "/forecast 60")).text
+    second = await add_second(harness)
+    assert "Question: Will Beijing" in (await harness.send(bob, "/forecast 61")).text
+    assert await harness.store.admin.set_status(second, "closed")
+    assert "Question:" not in (await harness.send(bob, "/forecast 62")).text
+    assert await harness.store.admin.set_status(second, "open")
+    assert "Question: Will Beijing" in (await harness.send(bob, "/forecast 63")).text
+
+
+async def test_a_forecast_clears_the_prompt_in_its_own_commit(
+    harness: Harness, bob: dict[str, Any]
+) -> None:
+    """An answered exact-% prompt is gone once the forecast is stored, in the same commit."""
+    card = (await harness.send(bob, "/forecast")).last
+    await harness.press(bob, card, "✏️ Exact %")
+    question = await harness.store.questions.default()
+    assert question is not None
+    assert await harness.store.forecasts.pending(bob["id"], bob["id"]) is not None
+    commits = harness.store.forecasts.commits
+    assert "Recorded: 44%" in (await harness.send(bob, "44")).text
+    assert await harness.store.forecasts.pending(bob["id"], bob["id"]) is None
+    assert harness.store.forecasts.commits == commits + 1
