@@ -66,10 +66,11 @@ def run_polling(settings: Settings, webhook: bool = False) -> int:
     from telegram.error import InvalidToken, NetworkError
 
     from bot.logs import RedactTokenFilter
-    from bot.runner import serve
+    from bot.runner import event_loop_factory, serve
 
     try:
-        return asyncio.run(serve(settings, webhook=webhook))
+        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+            return runner.run(serve(settings, webhook=webhook))
     except InvalidToken:
         print(REJECTED_HELP, file=sys.stderr)
         return 2

@@ -23,7 +23,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from telegram.error import TelegramError
@@ -54,6 +54,17 @@ GIL_SWITCH_SECONDS = 0.001
 def polling_error(exc: TelegramError) -> None:
     """The Updater's error callback: one line per failed getUpdates (it backs off itself)."""
     logger.warning("Polling failed: %s (retrying)", exc)
+
+
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The event loop `python -m bot run` runs on: uvloop's (a dependency on Linux and macOS;
+    about a tenth less CPU per update in the burst benchmark), or None for asyncio's own where
+    uvloop is not installed (Windows)."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 async def serve(settings: Settings, *, webhook: bool = False) -> int:

@@ -15,6 +15,10 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qs
 
+import pytest
+
+from bot.runner import event_loop_factory
+
 TOKEN = "424242:RUN-secretsecretsecretsecretsecret"
 BOT = {"id": 424242, "is_bot": True, "first_name": "Beijing AI", "username": "beijing_ai_bot"}
 READER = {"id": 7, "is_bot": False, "first_name": "Ivan", "language_code": "en"}
@@ -97,3 +101,15 @@ def test_run_polls_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
     assert any(m == "setMyCommands" for m, _ in StubBotApi.calls)
     assert TOKEN not in stderr and "RUN-secret" not in stderr  # DEBUG log, no token
     assert (tmp_path / "data" / "bot.sqlite3").exists()
+
+
+def test_the_bot_runs_on_uvloop_where_it_is_installed() -> None:
+    """`python -m bot run` gets uvloop's event loop (a dependency off Windows)."""
+    uvloop = pytest.importorskip("uvloop")
+    factory = event_loop_factory()
+    assert factory is uvloop.new_event_loop
+    loop = factory()
+    try:
+        assert isinstance(loop, uvloop.Loop)
+    finally:
+        loop.close()
