@@ -351,7 +351,10 @@ def _connect_inbox(app: Application[Any, Any, Any, Any, Any, Any], store: Store)
     if isinstance(processor, ChatOrderedProcessor):
 
         async def handled(update: Update) -> None:
-            store.inbox.mark_handled_soon([update.update_id])
+            # awaited: the update keeps its slot until its journal and done mark are
+            # committed, so replies Telegram accepted but the inbox has not recorded stay
+            # few (the ones a crash could double)
+            await store.inbox.mark_handled([update.update_id])
 
         processor.on_handled = handled
     if app.job_queue is not None:

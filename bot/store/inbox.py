@@ -226,14 +226,6 @@ class InboxRepo:
         if ids:
             await self.conn.run(self._mark(ids))
 
-    def mark_handled_soon(self, update_ids: Iterable[int]) -> None:
-        """`mark_handled`, queued and not awaited (the update's handler is done; nothing
-        waits on the mark): it commits with the inbox's next batch, after every write queued
-        before it (the update's journal included). A failure is logged."""
-        ids = list(update_ids)
-        if ids:
-            self.conn.submit(self._mark(ids)).add_done_callback(_log_failure)
-
     def _mark(self, ids: list[int]) -> Callable[[sqlite3.Connection], None]:
         marks = ",".join("?" * len(ids))
         now = utcnow()
@@ -341,12 +333,11 @@ class InboxRepo:
 
 
 def _log_failure(future: concurrent.futures.Future[Any]) -> None:
-    """Log one line when a write nobody awaits failed: a journal entry (the reply may then
-    be sent again after a crash) or a done mark (the update is then handled again after a
-    restart, its journaled replies not resent)."""
+    """Log one line when a journal write failed (the reply may then be sent again after a
+    crash)."""
     exc = future.exception()
     if exc is not None:
-        logger.warning("Inbox: a journal entry or done mark was not written (%s)", exc)
+        logger.warning("Inbox: a sent call could not be journaled (%s)", exc)
 
 
 def inbox_path(store_path: Path) -> Path:
