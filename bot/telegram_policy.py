@@ -15,6 +15,8 @@ Flood control (429 with retry_after) is left to PTB's AIORateLimiter; `Forbidden
 and the rest pass through unchanged for the error handler (bot.handlers.errors).
 
 `counts()` reports how often each kind happened in this process (metrics read it).
+`result_unused()` marks the sends and edits whose caller ignores the returned Message, so
+none is built from Telegram's answer.
 """
 
 from __future__ import annotations
