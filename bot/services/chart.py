@@ -20,6 +20,9 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
     from bot.services.results import ResultsSnapshot
 
 logger = logging.getLogger(__name__)
@@ -141,9 +144,11 @@ def render_chart(snapshot: ResultsSnapshot, labels: ChartLabels) -> bytes:
     if agg is None:
         raise ValueError("no forecasts to chart")
     # matplotlib loads on the first chart, not at start-up (it is most of the start-up time)
+    import numpy
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.dates import DateFormatter
+    from matplotlib.dates import DateFormatter, date2num
     from matplotlib.figure import Figure
+    from matplotlib.ticker import AutoLocator
 
     cjk_family()
     title = textwrap.fill(labels.title, TITLE_WIDTH)
@@ -168,9 +173,11 @@ def render_chart(snapshot: ResultsSnapshot, labels: ChartLabels) -> bytes:
     top.set_title(labels.distribution, y=1.0)  # at the top: no measuring of tick labels
     top.set_ylim(0, max(agg.buckets) * 1.4 + 0.5)  # headroom: the legend never covers a bar
     top.legend(loc="upper left", ncols=2)
-    top.yaxis.get_major_locator().set_params(integer=True)
+    counts = AutoLocator()
+    counts.set_params(integer=True)
+    top.yaxis.set_major_locator(counts)
     if snapshot.trend:
-        days = [d for d, _ in snapshot.trend]
+        days = date2num([d for d, _ in snapshot.trend])
         bottom.plot(days, [m for _, m in snapshot.trend], marker="o", color="#54A24B")
         if len(days) <= 10:  # one tick a day; the auto locator would repeat a day's label
             bottom.set_xticks(days)
@@ -189,16 +196,16 @@ def render_chart(snapshot: ResultsSnapshot, labels: ChartLabels) -> bytes:
         parse_math=False,
     )  # fmt: skip
     canvas.draw()
-    return encode_png(canvas.buffer_rgba(), WIDTH, HEIGHT)
+    return encode_png(numpy.asarray(canvas.buffer_rgba()))
 
 
-def encode_png(rgba: memoryview, width: int, height: int) -> bytes:
-    """PNG bytes of an opaque `width` × `height` RGBA pixel buffer, reduced to a palette of
-    up to 256 colours (a chart has a few colours and their anti-aliased edges): about a
-    third of the size of full colour, and quicker to compress."""
+def encode_png(rgba: NDArray[np.uint8]) -> bytes:
+    """PNG bytes of opaque RGBA pixels (height × width × 4), reduced to a palette of up to
+    256 colours (a chart has a few colours and their anti-aliased edges): about a third of
+    the size of full colour, and quicker to compress."""
     from PIL import Image
 
-    image = Image.frombuffer("RGBA", (width, height), rgba, "raw", "RGBA", 0, 1)
+    image = Image.fromarray(rgba)
     palette = image.convert("RGB").quantize(256, method=Image.Quantize.FASTOCTREE)
     buffer = io.BytesIO()
     palette.save(buffer, format="png", compress_level=6)
