@@ -7,6 +7,7 @@ import asyncio
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,8 @@ async def test_chart_reused_until_enough_changes_then_redrawn_once(
 ) -> None:
     harness = Harness(settings, emu)
     await harness.start()
-    # redraw at once at 3 changes, whatever the share of forecasters
-    quick = Freshness(max_age=600, min_changes=3, min_interval=0, min_share=0)
+    # redraw at once at 3 changes, whatever the number and share of forecasters
+    quick = Freshness(max_age=600, min_changes=3, min_interval=0, min_share=0, few=0)
     harness.app.bot_data.results_cache = ResultsCache(quick)
     harness.app.bot_data.chart_cache = ChartCache(quick)
     try:
@@ -149,11 +150,56 @@ async def test_reuse_never_hides_the_first_forecasts_or_shows_withdrawn_ones(
 async def test_with_few_forecasters_a_change_shows_at_once(
     harness: Harness, anna: dict[str, Any], bob: dict[str, Any]
 ) -> None:
-    harness.app.bot_data.results_cache = ResultsCache(Freshness())  # as shipped: 30 s, 50
+    harness.app.bot_data.results_cache = ResultsCache(Freshness())  # as shipped: 30 s, 500
+    charts = harness.app.bot_data.chart_cache = ChartCache(Freshness())
     await harness.send(bob, "/forecast 75")
-    assert "Median: 75%" in (await harness.send(bob, "/results")).texts[0]
+    first = await harness.send(bob, "/results")
+    assert "Median: 75%" in first.texts[0] and first.calls[-1].files
     await harness.send(bob, "/forecast 20 talent follows money")
     step = await harness.send(bob, "/results")
     assert "1 forecaster" in step.texts[0] and "Median: 20%" in step.texts[0]
+    assert step.calls[-1].files and "median 20%" in step.last["caption"]  # a new chart
     await harness.send(anna, "/forecast 60")
-    assert "Median: 40%" in (await harness.send(bob, "/results")).texts[0]
+    both = await harness.send(bob, "/results")
+    assert "Median: 40%" in both.texts[0] and both.calls[-1].files and charts.drawn == 3
+    again = await harness.send(anna, "/results")  # Russian: drawn once, then its file_id
+    assert again.calls[-1].files and not (await harness.send(anna, "/results")).calls[-1].files
+
+
+async def test_a_busy_chart_is_redrawn_at_most_once_per_interval() -> None:
+    tenths = [10_000]  # the clock, in tenths of a second
+    fresh = Freshness(max_age=30, min_changes=500, min_interval=5, min_share=0.05, few=20)
+    charts = ChartCache(fresh, clock=lambda: tenths[0] / 10)
+    tasks: list[asyncio.Task[None]] = []
+
+    def spawn(coro: Any) -> None:
+        tasks.append(asyncio.get_running_loop().create_task(coro))
+
+    def drawing(version: int) -> Callable[[], bytes]:
+        return lambda: f"v{version}".encode()
+
+    async def shown(question: int, version: int, forecasters: int) -> str | bytes:
+        chart = await charts.get((question, "en"), version, drawing(version), spawn, forecasters)
+        await charts.idle()
+        return chart.photo
+
+    # 1,000 forecasters, a change every 0.1 s (5 % of them is 50 changes, reached in 5 s)
+    assert await shown(1, 1, 1000) == b"v1"
+    photos = {}
+    for version in range(2, 201):
+        tenths[0] += 1
+        photos[version] = await shown(1, version, 1000)
+    # version 51 comes 5 s after the first drawing: still shown the old chart while its
+    # successor is drawn in the background; then one drawing per 5 s, 4 in 20 s
+    assert charts.drawn == 4
+    assert {photos[v] for v in range(2, 52)} == {b"v1"}
+    assert {photos[v] for v in range(52, 102)} == {b"v51"}
+    assert {photos[v] for v in range(102, 152)} == {b"v101"}
+    assert {photos[v] for v in range(152, 201)} == {b"v151"}
+    # 19 forecasters: every change is drawn before it is shown, however recent the last one
+    assert await shown(2, 1, 19) == b"v1"
+    for version in range(2, 6):
+        tenths[0] += 1
+        assert await shown(2, version, 19) == f"v{version}".encode()
+    assert charts.drawn == 9
+    await asyncio.gather(*tasks)

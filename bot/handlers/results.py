@@ -3,7 +3,8 @@
 Anti-anchoring: the aggregate is shown to readers who have forecast, or to everyone once
 RESULTS_REVEAL_MIN readers have. Snapshots and charts (per language) are reused for a short
 window after the forecasts change (RESULTS_CACHE_SECONDS, CHART_REDRAW_MIN_CHANGES); the
-uploaded photo's file_id is reused until a background task has drawn its successor.
+uploaded photo's file_id is reused until a background task has drawn its successor. A
+question with few forecasters shows every change at once, its chart too.
 """
 
 from __future__ import annotations
@@ -122,7 +123,8 @@ async def send_chart(
     charts = chart_cache(context)
     key = (question.id, lang)
     draw = partial(render_chart, snap, view.chart_labels(question, lang))
-    chart = await charts.get(key, snap.version, draw, context.application.create_task)
+    spawn = context.application.create_task
+    chart = await charts.get(key, snap.version, draw, spawn, snap.count)
     caption = view.chart_caption(snap, lang)
     kwargs = {}
     if message.message_thread_id and not message.is_topic_message:
@@ -136,7 +138,7 @@ async def send_chart(
         policy.count("file_id_refused")
         logger.info("sendPhoto: cached chart refused (%s); uploading it again", exc.message)
         charts.forget(key, chart)
-        chart = await charts.get(key, snap.version, draw, context.application.create_task)
+        chart = await charts.get(key, snap.version, draw, spawn, snap.count)
         sent = await message.reply_photo(chart.photo, caption=caption, **kwargs)  # type: ignore[arg-type]
     if sent.photo and isinstance(chart.photo, bytes):
         charts.uploaded(key, chart, sent.photo[-1].file_id)

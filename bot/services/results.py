@@ -119,18 +119,27 @@ class PastTrend:
 class Freshness:
     """When a snapshot or chart of an older question version may still be shown.
 
-    `max_age` seconds (RESULTS_CACHE_SECONDS) after it was made, as long as fewer forecast
-    writes happened since than `min_changes` (CHART_REDRAW_MIN_CHANGES) and than `min_share`
-    (a fraction) of its forecasters, so a question with few forecasters shows every change at
-    once (`min_share=0` leaves only `min_changes`); charts are also always reused for
-    `min_interval` seconds (so however fast forecasts change, a chart is redrawn at most once
-    per `min_interval`); `max_age=0` makes every change visible at once.
+    With fewer than `few` standing forecasts, never: every change shows at once, the chart
+    too (it is redrawn before it is sent). Otherwise for `max_age` seconds
+    (RESULTS_CACHE_SECONDS) after it was made, as long as fewer forecast writes happened
+    since than `min_changes` (CHART_REDRAW_MIN_CHANGES) and than `min_share` (a fraction) of
+    its forecasters; charts of such a busy question are also always reused for
+    `min_interval` seconds, so however fast forecasts change, a chart is redrawn at most once
+    per `min_interval` (and the one shown meanwhile is at most that much older than the
+    text). `few=0` and `min_share=0` leave only `min_changes`; `max_age=0` makes every change
+    visible at once.
     """
 
     max_age: float = 30.0
     min_changes: int = 500
-    min_interval: float = 1.0
+    min_interval: float = 5.0
     min_share: float = 0.05
+    few: int = 20
+
+    def at_once(self, forecasters: int | None) -> bool:
+        """True when a change must show at once for a question with `forecasters` standing
+        forecasts (None: not known, False)."""
+        return self.max_age <= 0 or (forecasters is not None and forecasters < self.few)
 
     def reusable(
         self,
@@ -142,11 +151,13 @@ class Freshness:
         *,
         throttle: bool = True,
     ) -> bool:
-        """True when something made at `made_version`, monotonic time `made_at`, showing
-        `forecasters` forecasters (None: not known), may still stand for `version` at
-        monotonic time `now`; `throttle` applies `min_interval`."""
+        """True when something made at `made_version`, monotonic time `made_at`, may still
+        stand for `version` at monotonic time `now` on a question with `forecasters`
+        standing forecasts (None: not known); `throttle` applies `min_interval`."""
         if made_version == version:
             return True
+        if self.at_once(forecasters):
+            return False
         age = now - made_at
         if age >= self.max_age:
             return False
@@ -193,40 +204,54 @@ class Chart:
 
 Draw = Callable[[], bytes]
 Spawn = Callable[[Coroutine[Any, Any, None]], object]
+Clock = Callable[[], float]
 
 
 class ChartCache:
     """Charts by (question id, language), redrawn off the event loop.
 
-    `get` returns the chart to send: the cached one while `freshness` allows it (a stale
-    one too, while a single background task per question and language draws its
-    successor), or a fresh drawing when there is none yet. `draw` runs in a worker thread.
+    `get` returns the chart to send: the cached one while `freshness` allows it (on a busy
+    question a stale one too, while a single background task per question and language
+    draws its successor), else a fresh drawing (the first one, or every change of a
+    question with few forecasters). `draw` runs in a worker thread; `clock` gives monotonic
+    seconds (tests pass their own).
     """
 
-    def __init__(self, freshness: Freshness | None = None) -> None:
+    def __init__(self, freshness: Freshness | None = None, clock: Clock = time.monotonic) -> None:
         self.freshness = freshness or Freshness()
+        self.clock = clock
         self._charts: dict[tuple[int, str], Chart] = {}
         self._drawing: dict[tuple[int, str], asyncio.Future[Chart]] = {}
         self.drawn = 0  # how many charts were drawn (for tests and the benchmark)
 
-    async def get(self, key: tuple[int, str], version: int, draw: Draw, spawn: Spawn) -> Chart:
-        """The chart to send for question version `version`.
+    async def get(
+        self,
+        key: tuple[int, str],
+        version: int,
+        draw: Draw,
+        spawn: Spawn,
+        forecasters: int | None = None,
+    ) -> Chart:
+        """The chart to send for question version `version`, which has `forecasters`
+        standing forecasts (None: not known).
 
         `spawn` starts a background coroutine (the application's task runner, so that it
-        is awaited at shutdown). Raises what `draw` raises when no chart existed yet.
+        is awaited at shutdown). Raises what `draw` raises when the chart had to be drawn
+        before it is sent.
         """
         cached = self._charts.get(key)
+        fresh = self.freshness
+        at_once = fresh.at_once(forecasters)
         if cached is not None:
-            if self.freshness.reusable(cached.version, cached.drawn_at, version, time.monotonic()):
+            if fresh.reusable(cached.version, cached.drawn_at, version, self.clock(), forecasters):
                 return cached
-            redraw = self._redraw(key, version, draw, spawn)
-            if self.freshness.max_age > 0:
+            if not at_once:
+                self._redraw(key, version, draw, spawn)
                 return cached  # its successor is on the way
-            return await asyncio.shield(redraw)  # no reuse window: wait for it
-        pending = self._drawing.get(key)
-        if pending is None:
-            pending = self._redraw(key, version, draw, spawn)
-        return await asyncio.shield(pending)
+        while True:  # the drawing under way, else a new one; every change shows: ours or newer
+            chart = await asyncio.shield(self._redraw(key, version, draw, spawn))
+            if chart.version >= version or not at_once:
+                return chart
 
     def _redraw(
         self, key: tuple[int, str], version: int, draw: Draw, spawn: Spawn
@@ -249,7 +274,7 @@ class ChartCache:
                 future.exception()  # logged here; a waiting /results gets it too
             else:
                 self.drawn += 1
-                chart = Chart(version, png, time.monotonic())
+                chart = Chart(version, png, self.clock())
                 self._charts[key] = chart
                 future.set_result(chart)
             finally:
