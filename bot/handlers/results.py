@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from functools import partial
+from typing import Any
 
 from telegram import Message, Update
 from telegram.error import BadRequest
@@ -126,11 +127,11 @@ async def send_chart(
     spawn = context.application.create_task
     chart = await charts.get(key, snap.version, draw, spawn, snap.count)
     caption = view.chart_caption(snap, lang)
-    kwargs = {}
+    kwargs: dict[str, Any] = {}
     if message.message_thread_id and not message.is_topic_message:
         kwargs["reply_to_message_id"] = message.message_id
     try:
-        sent = await message.reply_photo(chart.photo, caption=caption, **kwargs)  # type: ignore[arg-type]
+        sent = await _send_photo(message, chart.photo, caption, kwargs)
     except BadRequest as exc:
         if not isinstance(chart.photo, str) or not policy.file_refused(exc):
             raise
@@ -139,9 +140,21 @@ async def send_chart(
         logger.info("sendPhoto: cached chart refused (%s); uploading it again", exc.message)
         charts.forget(key, chart)
         chart = await charts.get(key, snap.version, draw, spawn, snap.count)
-        sent = await message.reply_photo(chart.photo, caption=caption, **kwargs)  # type: ignore[arg-type]
-    if sent.photo and isinstance(chart.photo, bytes):
+        sent = await _send_photo(message, chart.photo, caption, kwargs)
+    if sent is not None and sent.photo and isinstance(chart.photo, bytes):
         charts.uploaded(key, chart, sent.photo[-1].file_id)
+
+
+async def _send_photo(
+    message: Message, photo: bytes | str, caption: str, kwargs: dict[str, Any]
+) -> Message | None:
+    """Send the chart: PNG bytes (returns the sent message, whose file_id is kept) or a kept
+    file_id (returns None: the answer teaches nothing, so no Message is built from it)."""
+    if isinstance(photo, str):
+        with policy.result_unused():
+            await message.reply_photo(photo, caption=caption, **kwargs)
+        return None
+    return await message.reply_photo(photo, caption=caption, **kwargs)
 
 
 async def deep_link_results(update: Update, context: BotContext, slug: str | None) -> None:
