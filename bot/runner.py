@@ -32,6 +32,7 @@ from telegram.ext import Application
 from bot.app import ALLOWED_UPDATES, build_application, publish_in_background
 from bot.config import Settings
 from bot.pipeline import ChatOrderedProcessor, InboxBot, UpdateQueue, parse
+from bot.services import chart
 from bot.store import Store
 
 if TYPE_CHECKING:  # the HTTP server (aiohttp.web) is imported only when there is one
@@ -75,6 +76,7 @@ async def serve(settings: Settings, *, webhook: bool = False) -> int:
     Raises what initialize raises (InvalidToken, NetworkError) before anything started.
     """
     sys.setswitchinterval(GIL_SWITCH_SECONDS)
+    chart.use_worker_process()  # matplotlib's memory and CPU in a process of their own
     app = build_application(settings)
     server: WebServer | None = None
     stop = asyncio.Event()
@@ -111,6 +113,7 @@ async def serve(settings: Settings, *, webhook: bool = False) -> int:
         if server is not None:
             await server.stop()  # no new webhook requests; Telegram keeps them for later
         await stop_within_budget(app, settings.shutdown_timeout_seconds, started)
+        chart.stop_worker()
     return 0
 
 

@@ -1,8 +1,10 @@
 """The community-forecast chart: distribution with the medians marked, and the daily trend.
 
-Drawn with matplotlib's object API on the Agg backend (no pyplot global state, no display),
-so it can run in a worker thread. Output: PNG bytes. matplotlib is imported when the first
-chart is drawn, not at start-up (it costs about 0.4 s and 40 MB).
+Drawn with matplotlib's object API on the Agg backend (no pyplot global state, no display).
+Output: PNG bytes. `draw_png` runs a drawing off the event loop: in `python -m bot run` in one
+worker process (`use_worker_process`), so matplotlib's memory (about 50 MB once imported) and
+its CPU stay out of the bot's process and its GIL; elsewhere (tests, the console) on a thread.
+matplotlib is imported when the first chart is drawn, not at start-up (it costs about 0.4 s).
 
 Question titles may hold Chinese names (文心一言): text falls back from DejaVu Sans to a CJK
 font found on the system (Debian's fonts-wqy-zenhei or fonts-noto-cjk; the Dockerfile and
@@ -11,10 +13,15 @@ font found on the system (Debian's fonts-wqy-zenhei or fonts-noto-cjk; the Docke
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import io
 import logging
+import multiprocessing
 import textwrap
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
@@ -26,6 +33,55 @@ if TYPE_CHECKING:
     from bot.services.results import ResultsSnapshot
 
 logger = logging.getLogger(__name__)
+
+# the chart worker process (see the module), started with the first chart once enabled
+_worker: ProcessPoolExecutor | None = None
+_worker_enabled = False
+
+
+def use_worker_process(enabled: bool = True) -> None:
+    """Draw charts in one worker process from now on (`python -m bot run` calls this), or on
+    a thread of this process again (`enabled=False`, stopping the worker)."""
+    global _worker_enabled
+    _worker_enabled = enabled
+    if not enabled:
+        stop_worker()
+
+
+async def draw_png(draw: Callable[[], bytes]) -> bytes:
+    """PNG bytes from `draw` (`render_chart` with its arguments bound by functools.partial,
+    so it can be pickled), off the event loop: in the worker process when enabled, else on a
+    thread. A worker that died is replaced once, with one WARNING line. Raises what `draw`
+    raises (ValueError for an empty snapshot)."""
+    if not _worker_enabled:
+        return await asyncio.to_thread(draw)
+    loop = asyncio.get_running_loop()
+    try:
+        return await loop.run_in_executor(_pool(), draw)
+    except BrokenProcessPool:
+        logger.warning("The chart worker process died; starting another")
+        stop_worker()
+        return await loop.run_in_executor(_pool(), draw)
+
+
+def _pool() -> ProcessPoolExecutor:
+    global _worker
+    if _worker is None:
+        # forkserver, not fork: the bot's process has threads (SQLite), which a fork copies
+        # in whatever state they are
+        context = multiprocessing.get_context("forkserver")
+        _worker = ProcessPoolExecutor(max_workers=1, mp_context=context)
+    return _worker
+
+
+def stop_worker() -> None:
+    """Stop the chart worker process if one runs (at shutdown); a drawing under way is
+    abandoned."""
+    global _worker
+    if _worker is not None:
+        _worker.shutdown(wait=False, cancel_futures=True)
+        _worker = None
+
 
 # file names of CJK fonts, most preferred first (Noto/Source Han, then WenQuanYi)
 CJK_FONT_FILES = (

@@ -23,6 +23,7 @@ from bot.services.aggregate import (
     standing_by_day,
     weighted_median_horizon,
 )
+from bot.services.chart import draw_png
 from bot.store import Store
 
 logger = logging.getLogger(__name__)
@@ -264,7 +265,7 @@ class ChartCache:
 
         async def run() -> None:
             try:
-                png = await asyncio.to_thread(draw)
+                png = await draw_png(draw)
             except asyncio.CancelledError:
                 future.cancel()
                 raise
