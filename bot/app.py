@@ -57,7 +57,13 @@ from bot.handlers import (
 )
 from bot.handlers.common import BotContext, BotData, ReaderData, button, command, remember_reader
 from bot.handlers.errors import on_error
-from bot.pipeline import ChatFloodRateLimiter, ChatOrderedProcessor, InboxBot, UpdateQueue
+from bot.pipeline import (
+    ChatFloodRateLimiter,
+    ChatOrderedProcessor,
+    InboxBot,
+    LeanApplication,
+    UpdateQueue,
+)
 from bot.services.dataset import DEFAULT_DATASET, load_dataset
 from bot.store import Store
 from bot.store.secrets import EXPORT_SALT
@@ -207,6 +213,7 @@ def build_application(
     )
     app = (
         ApplicationBuilder()
+        .application_class(LeanApplication)
         .bot(bot)
         .update_queue(UpdateQueue(UPDATE_QUEUE_SIZE, processor.slots))
         .concurrent_updates(processor)

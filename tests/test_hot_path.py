@@ -120,6 +120,26 @@ async def test_only_recent_readers_stay_in_memory(
     assert set(harness.app.user_data) == {admin["id"], anna["id"]}
 
 
+async def test_nothing_else_is_kept_per_reader(
+    harness: Harness,
+    monkeypatch: pytest.MonkeyPatch,
+    admin: dict[str, Any],
+    anna: dict[str, Any],
+    bob: dict[str, Any],
+) -> None:
+    monkeypatch.setattr(common, "READER_CACHE_SIZE", 2)
+    for reader in (anna, bob, admin, bob):
+        assert "25" in plain((await harness.send(reader, "/stats")).text)
+    app = harness.app
+    assert set(app.user_data) == {bob["id"], ADMIN_ID}
+    assert dict(app.chat_data) == {}  # private chats keep no chat_data
+    # no persistence: no chat or user ids are noted for one (PTB would keep them forever)
+    assert app.persistence is None
+    assert not app._user_ids_to_be_updated_in_persistence
+    assert not app._chat_ids_to_be_updated_in_persistence
+    assert not app._user_ids_to_be_deleted_in_persistence
+
+
 async def test_a_card_that_failed_to_compose_is_composed_again(
     harness: Harness, monkeypatch: pytest.MonkeyPatch, bob: dict[str, Any]
 ) -> None:
