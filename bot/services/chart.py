@@ -67,9 +67,9 @@ async def draw_png(draw: Callable[[], bytes]) -> bytes:
 def _pool() -> ProcessPoolExecutor:
     global _worker
     if _worker is None:
-        # forkserver, not fork: the bot's process has threads (SQLite), which a fork copies
-        # in whatever state they are
-        context = multiprocessing.get_context("forkserver")
+        # spawn, not fork: the bot's process has threads (SQLite), which a fork copies in
+        # whatever state they are; the worker imports only what a drawing needs
+        context = multiprocessing.get_context("spawn")
         _worker = ProcessPoolExecutor(max_workers=1, mp_context=context)
     return _worker
 
