@@ -76,7 +76,6 @@ async def serve(settings: Settings, *, webhook: bool = False) -> int:
     Raises what initialize raises (InvalidToken, NetworkError) before anything started.
     """
     sys.setswitchinterval(GIL_SWITCH_SECONDS)
-    chart.use_worker_process()  # matplotlib's memory and CPU in a process of their own
     app = build_application(settings)
     server: WebServer | None = None
     stop = asyncio.Event()
@@ -92,6 +91,7 @@ async def serve(settings: Settings, *, webhook: bool = False) -> int:
         raise
     started = False
     menu: asyncio.Task[None] | None = None
+    chart.use_worker_process()  # matplotlib's memory and CPU in a process of their own
     try:
         if app.post_init:
             await app.post_init(app)
@@ -113,7 +113,7 @@ async def serve(settings: Settings, *, webhook: bool = False) -> int:
         if server is not None:
             await server.stop()  # no new webhook requests; Telegram keeps them for later
         await stop_within_budget(app, settings.shutdown_timeout_seconds, started)
-        chart.stop_worker()
+        chart.use_worker_process(False)  # stops the worker; charts on threads again
     return 0
 
 
