@@ -223,14 +223,10 @@ class InboxRepo:
         is read again once it is handled (only the update_id is, to ignore redelivery).
         Returns once committed."""
         ids = list(update_ids)
-        if ids:
-            await self.conn.run(self._mark(ids))
-
-    def _mark(self, ids: list[int]) -> Callable[[sqlite3.Connection], None]:
+        if not ids:
+            return
         marks = ",".join("?" * len(ids))
         now = utcnow()
-        # a handled update is never handled again in this process: no journal to read
-        self.conn.replays.difference_update(ids)
 
         def mark(conn: sqlite3.Connection) -> None:
             conn.execute(
@@ -240,7 +236,8 @@ class InboxRepo:
             )
             conn.execute(f"DELETE FROM inbox_sent WHERE update_id IN ({marks})", ids)
 
-        return mark
+        await self.conn.run(mark)
+        self.conn.replays.difference_update(ids)
 
     def record_sent(self, update_id: int, seq: int, method: str, result: Any) -> None:
         """Journal the `seq`-th call (0-based) sent while handling `update_id`: `method` and
