@@ -122,3 +122,17 @@ async def test_once_the_opened_question_closes_typed_forecasts_go_to_the_default
     step = await harness.send(bob, f"/forecast {SLUG} 30")
     assert "no longer takes forecasts" in step.text and "/questions" in step.text
     assert await standing(harness, second, bob["id"]) is None
+
+
+async def test_a_button_on_an_older_card_makes_its_question_current_again(
+    harness: Harness, bob: dict[str, Any]
+) -> None:
+    second = await add_second(harness)
+    card = (await harness.send(bob, f"/forecast {SLUG}")).last
+    await harness.send(bob, "/forecast talent-hub-2030 60")  # now the default is current
+    step = await harness.tap(bob, card, f"fc:{second}:40")
+    assert "Recorded: <b>40%</b>" in "\n".join(e.get("text", "") for e in step.edits)
+    await harness.restart()  # stored with the forecast, in the same commit
+    step = await harness.send(bob, "/forecast 20")
+    assert "Question: Will Kimi" in step.text
+    assert await standing(harness, second, bob["id"]) == 20

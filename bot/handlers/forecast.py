@@ -289,12 +289,11 @@ async def preset_button(update: Update, context: BotContext) -> None:
     assert update.effective_user
     if await refuse_flood(update, context):
         return
-    if in_private(update):
-        await remember_question(update, context, question)
     chat_id = update.effective_chat.id if update.effective_chat else None
     new, old = await record_forecast(
-        context, question.id, update.effective_user.id, chat_id, probability, language=lang
-    )
+        context, question.id, update.effective_user.id, chat_id, probability, language=lang,
+        make_current=in_private(update),  # as remember_question does, in the same commit
+    )  # fmt: skip
     async with confirming():
         if not in_private(update) or query.message is None:
             # a public keyboard: tell only the reader who tapped, keep the chat quiet

@@ -21,10 +21,12 @@ async def record_forecast(
     *,
     language: str,
     reason: str | None = None,
+    make_current: bool = False,
 ) -> tuple[Forecast, Forecast | None]:
     """Store `probability` (whole percent, 1..99) as the reader's forecast on the question,
     forget the prompt the bot was waiting on from this reader in `chat_id` (None: no chat;
-    in the same transaction), and notify through `services.notify.question_changed` (the
+    in the same transaction; with `make_current` the question also becomes the reader's
+    current one there), and notify through `services.notify.question_changed` (the
     channel post's tally follows).
 
     `reason=None` keeps the reason of the standing forecast (see ForecastsRepo.set).
@@ -35,7 +37,7 @@ async def record_forecast(
     store = context.store
     new, old = await store.forecasts.set(
         question_id, user_id, probability, language=language, reason=reason,
-        clear_pending_in=chat_id,
+        clear_pending_in=chat_id, make_current=make_current,
     )  # fmt: skip
     await question_changed(context, question_id)
     return new, old

@@ -38,7 +38,9 @@ class ResultsSnapshot:
 
     `aggregate` is None when nobody has forecast; `trend` is (UTC day, community median %
     at the end of that day) for the days of the last TREND_DAYS on which forecasts changed;
-    `reasons` newest first.
+    `reasons` newest first. `rendered` keeps the texts made from this snapshot (the texts
+    layer fills it, keyed by what else they depend on); a copy made by `with_count` starts
+    empty.
     """
 
     question_id: int
@@ -48,6 +50,9 @@ class ResultsSnapshot:
     reasons: list[Reason]
     computed_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     computed_mono: float = field(default_factory=time.monotonic, compare=False)
+    rendered: dict[tuple[Any, ...], Any] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
 
     @property
     def count(self) -> int:

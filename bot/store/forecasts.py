@@ -268,10 +268,13 @@ class ForecastsRepo:
         reason: str | None = None,
         at: datetime | None = None,
         clear_pending_in: int | None = None,
+        make_current: bool = False,
     ) -> tuple[Forecast, Forecast | None]:
         """Record a probability (1..99 %) as the reader's current forecast; with
         `clear_pending_in` (a chat id), the reader's pending step in that chat is deleted in
-        the same transaction (see clear_pending), whether or not the forecast changed.
+        the same transaction (see clear_pending), whether or not the forecast changed; with
+        `make_current`, the question becomes the reader's current one in it too (see
+        QuestionsRepo.set_current_for).
 
         `reason=None` keeps the reason of the standing forecast (none after a withdrawal).
         Each change adds a history entry; the same probability again is no change (with a
@@ -286,7 +289,7 @@ class ForecastsRepo:
         now = at.astimezone(UTC) if at else datetime.now(UTC)
         new, old = await self._writer.submit(
             _Write("set", question_id, user_id, now, probability, reason, language,
-                   clear_pending_in)
+                   clear_pending_in, make_current)
         )  # fmt: skip
         assert new is not None
         return new, old
@@ -526,6 +529,7 @@ class _Write:
     reason: str | None = None
     language: str = ""
     clear_chat: int | None = None  # the chat whose pending step of this reader goes with it
+    make_current: bool = False  # the question becomes the reader's current one with it
     future: asyncio.Future[_Outcome] | None = None
 
     @property
@@ -660,6 +664,11 @@ class GroupWriter:
             if clears:
                 await self._conn.executemany(
                     "DELETE FROM pending_steps WHERE user_id = ? AND chat_id = ?", clears
+                )
+            currents = [(op.question_id, op.user_id) for op in batch if op.make_current]
+            if currents:
+                await self._conn.executemany(
+                    "UPDATE users SET current_question_id = ? WHERE user_id = ?", currents
                 )
             versions: dict[int, int] = {}
             if upserts:

@@ -389,7 +389,18 @@ def hidden_results(count: int, needed: int, lang: str, *, invite: bool = True) -
 
 
 def results_text(question: Question, snap: ResultsSnapshot, lang: str) -> Markup:
-    """/results: count, medians, mean, IQR, distribution, trend and recent reasons."""
+    """/results: count, medians, mean, IQR, distribution, trend and recent reasons; made
+    once per snapshot, question state and language (kept in `snap.rendered`)."""
+    key = ("results", lang, question.text(lang), question.status, question.resolution,
+           question.resolved_at, question.closes_at, question.resolution_link,
+           question.resolution_note)  # fmt: skip
+    text = snap.rendered.get(key)
+    if text is None:
+        text = snap.rendered[key] = _results_text(question, snap, lang)
+    return text
+
+
+def _results_text(question: Question, snap: ResultsSnapshot, lang: str) -> Markup:
     agg = snap.aggregate
     title = shorten(question.text(lang), QUESTION_UNITS)
     head = t(lang, "results.title", question=title)
@@ -485,7 +496,16 @@ def chart_labels(question: Question, lang: str) -> ChartLabels:
 
 
 def chart_caption(snap: ResultsSnapshot, lang: str) -> str:
-    """A short caption, within Telegram's 1,024 UTF-16 units by construction."""
+    """A short caption, within Telegram's 1,024 UTF-16 units by construction; made once per
+    snapshot and language (kept in `snap.rendered`)."""
+    key = ("caption", lang)
+    caption: str | None = snap.rendered.get(key)
+    if caption is None:
+        caption = snap.rendered[key] = _chart_caption(snap, lang)
+    return caption
+
+
+def _chart_caption(snap: ResultsSnapshot, lang: str) -> str:
     agg = snap.aggregate
     assert agg is not None
     caption = tn(
