@@ -158,7 +158,7 @@ async def test_with_few_forecasters_a_change_shows_at_once(
     await harness.send(bob, "/forecast 20 talent follows money")
     step = await harness.send(bob, "/results")
     assert "1 forecaster" in step.texts[0] and "Median: 20%" in step.texts[0]
-    assert step.calls[-1].files and "median 20%" in step.last["caption"]  # a new chart
+    assert step.calls[-1].files and "Median: 20%" in step.last["caption"]  # a new chart
     await harness.send(anna, "/forecast 60")
     both = await harness.send(bob, "/results")
     assert "Median: 40%" in both.texts[0] and both.calls[-1].files and charts.drawn == 3

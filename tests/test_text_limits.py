@@ -83,8 +83,8 @@ async def test_a_name_with_nothing_visible_falls_back_to_reader_n(
     raw = harness.emu.last_sent(302)  # the isolates are there, the override is not
     assert "• 30%, reader 2: my reason 30" in plain(text)
     assert "• 40%, evil: my reason 40" in plain(text)
-    assert "\u2068evil\u2069" in (await harness.send(rtl, "/results")).messages[0]["text"]
-    assert "\u202e" not in raw.get("text", "")
+    assert "\u2068evil\u2069" in (await harness.send(rtl, "/results")).messages[0]["caption"]
+    assert "\u202e" not in raw.get("text", "") + raw.get("caption", "")
 
 
 def test_names_and_shortening_helpers() -> None:

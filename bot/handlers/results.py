@@ -102,7 +102,9 @@ def chart_cache(context: BotContext) -> ChartCache:
 
 
 async def send_results(update: Update, context: BotContext, question: Question) -> None:
-    """Send the results text and the chart (cached per question version and language)."""
+    """Send the results: the chart (cached per question version and language) with the
+    results text as its caption, or, when the text is longer than a caption may be, the
+    text and then the chart."""
     message = update.effective_message
     assert message
     lang = context.lang
@@ -111,22 +113,33 @@ async def send_results(update: Update, context: BotContext, question: Question) 
         text = view.hidden_results(snap.count, context.settings.results_reveal_min, lang)
         await reply(message, text, reply_markup=view.forecast_keyboard(question.id, lang))
         return
-    await reply(message, view.results_text(question, snap, lang))
-    if snap.aggregate is not None:
+    text = view.results_text(question, snap, lang)
+    if snap.aggregate is None:
+        await reply(message, text)
+    elif view.fits_caption(text):
+        await send_chart(message, context, question, snap, lang, caption=text)  # one message
+    else:
+        await reply(message, text)
         await send_chart(message, context, question, snap, lang)
 
 
 async def send_chart(
-    message: Message, context: BotContext, question: Question, snap: ResultsSnapshot, lang: str
+    message: Message,
+    context: BotContext,
+    question: Question,
+    snap: ResultsSnapshot,
+    lang: str,
+    caption: str | None = None,
 ) -> None:
     """Send the chart: the cached one while it may stand for the current forecasts (a
-    background task redraws a stale one), a fresh drawing the first time."""
+    background task redraws a stale one), a fresh drawing the first time. `caption` (HTML,
+    within Telegram's caption limit) defaults to the short chart caption."""
     charts = chart_cache(context)
     key = (question.id, lang)
     draw = partial(render_chart, snap, view.chart_labels(question, lang))
     spawn = context.application.create_task
     chart = await charts.get(key, snap.version, draw, spawn, snap.count)
-    caption = view.chart_caption(snap, lang)
+    caption = caption if caption is not None else view.chart_caption(snap, lang)
     kwargs: dict[str, Any] = {}
     if message.message_thread_id and not message.is_topic_message:
         kwargs["reply_to_message_id"] = message.message_id

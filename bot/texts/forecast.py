@@ -495,6 +495,12 @@ def chart_labels(question: Question, lang: str) -> ChartLabels:
     )
 
 
+@lru_cache(maxsize=64)
+def fits_caption(html_text: str) -> bool:
+    """True when `html_text` may be a photo's caption (Telegram's 1,024 UTF-16 units)."""
+    return tg_length(html_text) <= CAPTION_LIMIT
+
+
 def chart_caption(snap: ResultsSnapshot, lang: str) -> str:
     """A short caption, within Telegram's 1,024 UTF-16 units by construction; made once per
     snapshot and language (kept in `snap.rendered`)."""
