@@ -233,14 +233,16 @@ def _weights_by_value(newest_first: Iterable[int], total: int) -> dict[int, floa
         ValueError: an invalid probability, or fewer items than the horizon needs.
     """
     needed = weighted_median_horizon(total)
-    by_value: dict[int, float] = {}
-    read = 0
-    for read, value in enumerate(islice(newest_first, needed), start=1):
+    values = list(islice(newest_first, needed))
+    for value in set(values):  # at most 99 distinct valid values
         _check_percent(value)
-        weight = _recency_weight(total - read + 1, total)
-        by_value[value] = by_value.get(value, 0.0) + weight
-    if read < needed:
-        raise ValueError(f"expected at least {needed} forecasts for N={total}, got {read}")
+    if len(values) < needed:
+        raise ValueError(f"expected at least {needed} forecasts for N={total}, got {len(values)}")
+    # the n-th oldest weighs _recency_weight(n, total), computed the same way inline
+    by_value: dict[int, float] = {}
+    root, exp, sqrt = math.sqrt(total), math.exp, math.sqrt
+    for n, value in zip(range(total, total - needed, -1), values, strict=True):
+        by_value[value] = by_value.get(value, 0.0) + exp(sqrt(n) - root)
     return by_value
 
 
