@@ -460,8 +460,10 @@ def reader_label(handle: str | None, lang: str) -> Markup:
     return t(lang, "results.a_reader")
 
 
+@lru_cache(maxsize=256)
 def distribution(buckets: tuple[int, ...], lang: str) -> Markup:
-    """Ten text bars, one per 10-point bucket (1–10 … 91–99 %)."""
+    """Ten text bars, one per 10-point bucket (1–10 … 91–99 %); kept for the latest 256
+    (buckets, language) pairs (a reused snapshot shows the same buckets)."""
     top = max(buckets) or 1
     lines = [t(lang, "results.distribution")]
     for i, count in enumerate(buckets):
@@ -475,7 +477,12 @@ def distribution(buckets: tuple[int, ...], lang: str) -> Markup:
 
 def trend_text(trend: list[tuple[date, float]], lang: str) -> Markup:
     """The median by day, the latest seven days."""
-    items = [f"{day(d, lang)}: {pct(m, lang)}" for d, m in trend[-7:]]
+    return _trend_text(tuple(trend[-7:]), lang)
+
+
+@lru_cache(maxsize=256)
+def _trend_text(latest: tuple[tuple[date, float], ...], lang: str) -> Markup:
+    items = [f"{day(d, lang)}: {pct(m, lang)}" for d, m in latest]
     return Markup("\n").join([t(lang, "results.trend"), *items])
 
 
