@@ -197,11 +197,15 @@ def weighted_median_horizon(total: int) -> int:
         raise ValueError(f"total must be >= 0, got {total}")
     if total >= 4 * VECTOR_FROM:
         return _horizon_vector(total)
-    seen = 0.0
+    # the weight of the k-th newest, _recency_weight(total - k + 1, total), is the previous
+    # step's weight of `older`: one exp per step, the same floats
+    root, exp, sqrt = math.sqrt(total), math.exp, math.sqrt
+    seen, weight = 0.0, 1.0  # the newest weighs e^0
     for k in range(1, total + 1):
-        seen += _recency_weight(total - k + 1, total)
+        seen += weight
         older = total - k
-        if older * _recency_weight(older, total) < TAIL_TOLERANCE * seen:
+        weight = exp(sqrt(older) - root)
+        if older * weight < TAIL_TOLERANCE * seen:
             return k
     return total
 
