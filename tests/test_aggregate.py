@@ -180,6 +180,16 @@ def test_horizon_for_a_million_is_far_below_n() -> None:
     assert bound >= 1e-9 * seen
 
 
+def test_horizon_is_the_first_k_where_the_tail_is_negligible_for_mid_sized_n() -> None:
+    # the range the bot computes on every forecast commit (1,000 to 16,000 forecasters)
+    for total in (1_000, 2_345, 6_000, 9_999, 16_000):
+        horizon = weighted_median_horizon(total)
+        bound, seen = _tail_bound_and_seen(total, horizon)
+        assert bound < 1e-9 * seen
+        bound, seen = _tail_bound_and_seen(total, horizon - 1)
+        assert bound >= 1e-9 * seen
+
+
 def _brute_force_weighted_median(oldest_first: list[int]) -> float:
     total = len(oldest_first)
     weights = [math.exp(math.sqrt(n) - math.sqrt(total)) for n in range(1, total + 1)]
