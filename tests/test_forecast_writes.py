@@ -23,6 +23,7 @@ from bot.services.aggregate import (
 )
 from bot.services.dataset import load_dataset
 from bot.store import Store
+from bot.store.forecasts import WINDOW_MARGIN
 
 
 @pytest.fixture
@@ -157,6 +158,47 @@ async def test_standing_window_follows_every_write_and_outside_changes(store: St
     back = start - timedelta(days=1)  # back-dated: the window cannot place it, reads again
     await store.forecasts.set(qid, 5, 77, language="en", at=back)
     await check()
+
+
+async def test_a_complete_window_grows_then_is_trimmed_and_still_matches_sql(
+    store: Store,
+) -> None:
+    qid = await question_id(store)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    first = [(uid, uid % 97 + 1, (start + timedelta(seconds=uid)).isoformat()) for uid in
+             range(1, 301)]  # fmt: skip
+    await store.forecasts.bulk_insert(qid, first)
+    await asyncio.gather(*(
+        store.users.touch(uid, username=None, first_name="R", tg_language="en")
+        for uid in range(301, 5301)
+    ))  # fmt: skip
+
+    def horizon(n: int) -> int:
+        return min(n, 100)
+
+    async def check() -> None:
+        standing = await store.forecasts.standing(qid, horizon)
+        hist, newest = await sql_standing(store, qid, 120)
+        assert standing.histogram == hist
+        assert standing.newest[:100] == newest[:100]
+
+    await check()  # read once: 300 forecasts, every one of them kept (complete)
+    rng = random.Random(5)
+    for batch in range(25):  # 200 new forecasters per batch, some withdrawals and changes
+        ops: list[Awaitable[object]] = []
+        for uid in range(301 + batch * 200, 301 + (batch + 1) * 200):
+            ops.append(store.forecasts.set(qid, uid, rng.randint(1, 99), language="en"))
+        for _ in range(20):
+            uid = rng.randint(1, 300 + batch * 200)
+            if rng.random() < 0.5:
+                ops.append(store.forecasts.withdraw(qid, uid))
+            else:
+                ops.append(store.forecasts.set(qid, uid, rng.randint(1, 99), language="en"))
+        await asyncio.gather(*ops)
+        await check()
+    window = store.forecasts._windows[qid]
+    assert not window.complete  # trimmed once it outgrew the horizon and its margins
+    assert len(window.recent) <= 100 + 3 * WINDOW_MARGIN
 
 
 def test_vector_weighted_median_equals_the_python_sum() -> None:
