@@ -61,7 +61,7 @@ def test_plural_messages_have_every_form() -> None:
 
 def test_counts_read_right_in_both_languages() -> None:
     assert tn("en", "chart.caption", 1, n="1", median="5%", weighted="5%").startswith(
-        "Community forecast: 1 reader,"
+        "Community forecast: 1 forecaster,"
     )
     assert "21 участник," in tn("ru", "chart.caption", 21, n="21", median="5", weighted="5")
     assert "once 1 reader has forecast" in tn(
@@ -95,4 +95,4 @@ def test_the_reported_one_counts_read_right() -> None:
     done = tn("en", "admin.resolve.done", 1, slug="s", outcome="YES", scored="1")
     assert "1 forecaster scored" in done
     assert "1 forecasters" not in done
-    assert "1 reader," in tn("en", "chart.caption", 1, n="1", median="5%", weighted="5%")
+    assert "1 forecaster," in tn("en", "chart.caption", 1, n="1", median="5%", weighted="5%")

@@ -109,7 +109,7 @@ async def test_the_button_in_a_group_answers_the_tapper_alone(
     assert answer(shown)["show_alert"] is True
     assert shown.alert is not None
     assert plain(shown.alert).startswith(
-        "Community forecast: 2 readers, median 50%, recency-weighted "
+        "Community forecast: 2 forecasters, median 50%, recency-weighted "
     )
     assert len(shown.alert) <= 200  # Telegram's limit for a callback answer
 
@@ -132,5 +132,5 @@ async def test_results_too_long_for_a_caption_come_as_text_then_the_chart(
     assert [c.method for c in step.calls] == ["sendMessage", "sendPhoto"]
     text, caption = step.texts
     assert "Median: 52.5%" in text and "talent follows money" in text
-    assert caption.startswith("Community forecast: 2 readers, median 52.5%")
+    assert caption.startswith("Community forecast: 2 forecasters, median 52.5%")
     assert len(caption) <= 1024 and len(text) > 1024

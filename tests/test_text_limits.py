@@ -93,6 +93,9 @@ def test_names_and_shortening_helpers() -> None:
     assert display_name(None) is None
     cut = shorten("🚀" * 10, 9)
     assert cut == "🚀" * 4 + "…" and tg_length(cut) == 9
+    words = " ".join(f"word{n}" for n in range(100))
+    assert shorten(words, 40) == "word0 word1 word2 word3 word4 word5…"  # never "word6…"
+    assert shorten("x" * 50, 10) == "x" * 9 + "…"  # one long word: cut inside it
     assert tg_length("<b>a&amp;b</b> 🚀") == 6
 
 

@@ -105,7 +105,8 @@ def tg_length(html_text: str) -> int:
 
 def shorten(text: str, budget: int) -> str:
     """Plain `text` within `budget` UTF-16 units: cut at a character boundary (never inside
-    a surrogate pair; no dangling joiner) and ended with "…" when anything was cut."""
+    a surrogate pair; no dangling joiner), at the end of a word when one ends in the last
+    quarter of what is kept, and ended with "…" when anything was cut."""
     if utf16_length(text) <= budget:
         return text
     room = budget - utf16_length(ELLIPSIS)
@@ -116,7 +117,12 @@ def shorten(text: str, budget: int) -> str:
             break
         used += size
         cut = index + 1
-    head = text[:cut].rstrip()
+    head = text[:cut]
+    if cut < len(text) and not text[cut].isspace():  # inside a word: end at the last space
+        space = max(head.rfind(" "), head.rfind("\n"))
+        if space >= len(head) * 3 // 4:
+            head = head[:space]
+    head = head.rstrip()
     while head and (head[-1] in _JOINERS or unicodedata.category(head[-1]) == "Cf"):
         head = head[:-1]
     return head + ELLIPSIS
