@@ -370,8 +370,10 @@ def newest_that_fit(parts: list[Markup], lines: list[Markup], lang: str) -> list
     older ones are counted in a first line ("5 earlier changes not shown")."""
     before = "\n\n".join([*parts, t(lang, "myforecast.history")])
     kept: list[Markup] = []
+    used = tg_length(before)  # lengths add up: every part is whole HTML
     for line in reversed(lines):
-        if tg_length(before + "\n" + "\n".join([line, *kept])) > TEXT_LIMIT - MORE_RESERVE:
+        used += 1 + tg_length(line)  # "\n" + line
+        if used > TEXT_LIMIT - MORE_RESERVE:
             break
         kept.insert(0, line)
     left = len(lines) - len(kept)
@@ -430,6 +432,7 @@ def reasons_text(snap: ResultsSnapshot, before: str, lang: str) -> Markup:
     """The recent reasons, each shortened to REASON_UNITS, as many as fit in one message
     after `before` (HTML); the rest are counted ("and 2 more")."""
     lines = [t(lang, "results.reasons")]
+    used = tg_length(before) + 2 + tg_length(lines[0])  # lengths add up: parts are whole HTML
     for index, r in enumerate(snap.reasons, start=1):
         if r.name:
             name = display_name(r.name)
@@ -443,8 +446,10 @@ def reasons_text(snap: ResultsSnapshot, before: str, lang: str) -> Markup:
             who=who,
             probability=percent(r.probability, lang),
         )
-        if tg_length(before + "\n\n" + "\n".join([*lines, line])) > TEXT_LIMIT - MORE_RESERVE:
+        size = 1 + tg_length(line)  # "\n" + line
+        if used + size > TEXT_LIMIT - MORE_RESERVE:
             break
+        used += size
         lines.append(line)
     left = len(snap.reasons) - (len(lines) - 1)
     if left:
