@@ -114,12 +114,11 @@ async def send_results(update: Update, context: BotContext, question: Question) 
         await reply(message, text, reply_markup=view.forecast_keyboard(question.id, lang))
         return
     text = view.results_text(question, snap, lang)
-    if snap.aggregate is None:
-        await reply(message, text)
-    elif view.fits_caption(text):
+    if snap.aggregate is not None and view.fits_caption(text):
         await send_chart(message, context, question, snap, lang, caption=text)  # one message
-    else:
-        await reply(message, text)
+        return
+    await reply(message, text)
+    if snap.aggregate is not None:
         await send_chart(message, context, question, snap, lang)
 
 

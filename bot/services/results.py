@@ -219,8 +219,9 @@ class ChartCache:
     `get` returns the chart to send: the cached one while `freshness` allows it (on a busy
     question a stale one too, while a single background task per question and language
     draws its successor), else a fresh drawing (the first one, or every change of a
-    question with few forecasters). `draw` runs in a worker thread; `clock` gives monotonic
-    seconds (tests pass their own).
+    question with few forecasters). `draw` runs off the event loop (chart.draw_png: the
+    chart worker process, or a thread); `clock` gives monotonic seconds (tests pass their
+    own).
     """
 
     def __init__(self, freshness: Freshness | None = None, clock: Clock = time.monotonic) -> None:
