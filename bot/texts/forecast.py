@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from functools import lru_cache
+from typing import Any, TypeVar
 
 from markupsafe import Markup
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -390,16 +392,24 @@ def hidden_results(count: int, needed: int, lang: str, *, invite: bool = True) -
     return Markup(" ").join(parts)
 
 
+T = TypeVar("T")
+
+
+def _rendered(snap: ResultsSnapshot, key: tuple[Any, ...], make: Callable[[], T]) -> T:
+    """`make()`, kept in `snap.rendered` under `key` (what the text depends on besides the
+    snapshot)."""
+    if key not in snap.rendered:
+        snap.rendered[key] = make()
+    value: T = snap.rendered[key]
+    return value
+
+
 def results_text(question: Question, snap: ResultsSnapshot, lang: str) -> Markup:
     """/results: count, medians, mean, IQR, distribution, trend and recent reasons; made
-    once per snapshot, question state and language (kept in `snap.rendered`)."""
-    key = ("results", lang, question.text(lang), question.status, question.resolution,
-           question.resolved_at, question.closes_at, question.resolution_link,
-           question.resolution_note)  # fmt: skip
-    text = snap.rendered.get(key)
-    if text is None:
-        text = snap.rendered[key] = _results_text(question, snap, lang)
-    return text
+    once per snapshot, question and language (kept in `snap.rendered`; the question's
+    version, which every forecast bumps, does not change the text)."""
+    key = ("results", lang, replace(question, version=0))
+    return _rendered(snap, key, lambda: _results_text(question, snap, lang))
 
 
 def _results_text(question: Question, snap: ResultsSnapshot, lang: str) -> Markup:
@@ -516,11 +526,7 @@ def fits_caption(html_text: str) -> bool:
 def chart_caption(snap: ResultsSnapshot, lang: str) -> str:
     """A short caption, within Telegram's 1,024 UTF-16 units by construction; made once per
     snapshot and language (kept in `snap.rendered`)."""
-    key = ("caption", lang)
-    caption: str | None = snap.rendered.get(key)
-    if caption is None:
-        caption = snap.rendered[key] = _chart_caption(snap, lang)
-    return caption
+    return _rendered(snap, ("caption", lang), lambda: _chart_caption(snap, lang))
 
 
 def _chart_caption(snap: ResultsSnapshot, lang: str) -> str:
