@@ -119,6 +119,17 @@ async def sql_standing(store: Store, qid: int, limit: int) -> tuple[dict[int, in
     return await store.forecasts.histogram(qid), await store.forecasts.newest(qid, limit)
 
 
+async def window_matches_sql(store: Store, qid: int, horizon: int) -> None:
+    """The standing forecasts the store keeps in memory (read with the horizon
+    min(N, `horizon`)) are those SQL gives: the histogram, the newest `horizon`, the version."""
+    standing = await store.forecasts.standing(qid, lambda n: min(n, horizon))
+    hist, newest = await sql_standing(store, qid, horizon + 20)
+    assert standing.histogram == hist
+    assert standing.newest[:horizon] == newest[:horizon]
+    question = await store.questions.get(qid)
+    assert question is not None and standing.version == question.version
+
+
 async def test_standing_window_follows_every_write_and_outside_changes(store: Store) -> None:
     qid = await question_id(store)
     start = datetime(2026, 1, 1, tzinfo=UTC)
@@ -127,18 +138,7 @@ async def test_standing_window_follows_every_write_and_outside_changes(store: St
     ]
     await store.forecasts.bulk_insert(qid, rows)
 
-    def horizon(n: int) -> int:
-        return min(n, 50)
-
-    async def check() -> None:
-        standing = await store.forecasts.standing(qid, horizon)
-        hist, newest = await sql_standing(store, qid, 60)
-        assert standing.histogram == hist
-        assert standing.newest[:50] == newest[:50]
-        question = await store.questions.get(qid)
-        assert question is not None and standing.version == question.version
-
-    await check()  # read once from SQL
+    await window_matches_sql(store, qid, 50)  # read once from SQL
     rng = random.Random(3)
     for _ in range(30):
         ops: list[Awaitable[object]] = []
@@ -151,13 +151,13 @@ async def test_standing_window_follows_every_write_and_outside_changes(store: St
             else:
                 ops.append(store.forecasts.set(qid, uid, rng.randint(1, 99), language="en"))
         await asyncio.gather(*ops)
-        await check()
+        await window_matches_sql(store, qid, 50)
     assert qid in store.forecasts._windows  # followed in memory, not re-read
     await store.admin.delete_reader(rows[-1][0])  # a change the writer does not see
-    await check()
+    await window_matches_sql(store, qid, 50)
     back = start - timedelta(days=1)  # back-dated: the window cannot place it, reads again
     await store.forecasts.set(qid, 5, 77, language="en", at=back)
-    await check()
+    await window_matches_sql(store, qid, 50)
 
 
 async def test_a_complete_window_grows_then_is_trimmed_and_still_matches_sql(
@@ -173,16 +173,8 @@ async def test_a_complete_window_grows_then_is_trimmed_and_still_matches_sql(
         for uid in range(301, 5301)
     ))  # fmt: skip
 
-    def horizon(n: int) -> int:
-        return min(n, 100)
-
-    async def check() -> None:
-        standing = await store.forecasts.standing(qid, horizon)
-        hist, newest = await sql_standing(store, qid, 120)
-        assert standing.histogram == hist
-        assert standing.newest[:100] == newest[:100]
-
-    await check()  # read once: 300 forecasts, every one of them kept (complete)
+    # read once: 300 forecasts, every one of them kept (complete)
+    await window_matches_sql(store, qid, 100)
     rng = random.Random(5)
     for batch in range(25):  # 200 new forecasters per batch, some withdrawals and changes
         ops: list[Awaitable[object]] = []
@@ -195,7 +187,7 @@ async def test_a_complete_window_grows_then_is_trimmed_and_still_matches_sql(
             else:
                 ops.append(store.forecasts.set(qid, uid, rng.randint(1, 99), language="en"))
         await asyncio.gather(*ops)
-        await check()
+        await window_matches_sql(store, qid, 100)
     window = store.forecasts._windows[qid]
     assert not window.complete  # trimmed once it outgrew the horizon and its margins
     assert len(window.recent) <= 100 + 3 * WINDOW_MARGIN
