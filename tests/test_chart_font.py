@@ -6,15 +6,12 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from datetime import UTC, date, datetime
 
 import pytest
 
 from bot.services import chart
-from bot.services.aggregate import Aggregate
-from bot.services.results import ResultsSnapshot
-from bot.store.forecasts import Question
 from bot.texts.forecast import chart_labels
+from tests.charts import chart_question, chart_snapshot
 
 
 @pytest.fixture(autouse=True)
@@ -29,16 +26,10 @@ def test_a_cjk_font_is_registered() -> None:
 
 
 def test_chinese_title_renders_without_missing_glyphs(caplog: pytest.LogCaptureFixture) -> None:
-    question = Question(
-        1, "ernie", "Обгонит ли 文心一言 модель Kimi?", "Will 文心一言 overtake Kimi 月之暗面?",
-        "к", "c", datetime(2026, 1, 1, tzinfo=UTC), datetime(2030, 1, 1, tzinfo=UTC),
-        datetime(2030, 6, 1, tzinfo=UTC), "open", None, None, 0, 1,
-        datetime(2026, 1, 1, tzinfo=UTC),
-    )  # fmt: skip
-    snap = ResultsSnapshot(
-        1, 1, Aggregate(3, 60.0, 60.0, 55.0, 40.0, 70.0, (0, 0, 0, 1, 0, 1, 1, 0, 0, 0)),
-        [(date(2026, 1, 2), 55.0), (date(2026, 1, 3), 60.0)], [],
-    )  # fmt: skip
+    question = chart_question(
+        "ernie", "Обгонит ли 文心一言 модель Kimi?", "Will 文心一言 overtake Kimi 月之暗面?"
+    )
+    snap = chart_snapshot(1)
     with caplog.at_level(logging.WARNING), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         for lang in ("ru", "en"):

@@ -5,28 +5,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
 from functools import partial
 from pathlib import Path
 
 import pytest
 
 from bot.services import chart
-from bot.services.aggregate import Aggregate
 from bot.services.results import ResultsSnapshot
-from bot.store.forecasts import Question
 from bot.texts.forecast import chart_labels
+from tests.charts import chart_question, chart_snapshot
 
-QUESTION = Question(
-    1, "talent", "Станет ли Пекин центром ИИ-талантов?", "Will Beijing be an AI talent hub?",
-    "к", "c", datetime(2026, 1, 1, tzinfo=UTC), datetime(2030, 1, 1, tzinfo=UTC),
-    datetime(2030, 6, 1, tzinfo=UTC), "open", None, None, 0, 1,
-    datetime(2026, 1, 1, tzinfo=UTC),
-)  # fmt: skip
-SNAPSHOT = ResultsSnapshot(
-    1, 3, Aggregate(3, 60.0, 60.0, 55.0, 40.0, 70.0, (0, 0, 0, 1, 0, 1, 1, 0, 0, 0)),
-    [(date(2026, 1, 2), 55.0), (date(2026, 1, 3), 60.0)], [],
-)  # fmt: skip
+QUESTION = chart_question(
+    "talent", "Станет ли Пекин центром ИИ-талантов?", "Will Beijing be an AI talent hub?"
+)
+SNAPSHOT = chart_snapshot(3)
 EMPTY = ResultsSnapshot(1, 0, None, [], [])
 
 
