@@ -116,9 +116,12 @@ class Proc:
         await self.api.stop()
 
 
-async def launch(name: str, args: list[str], folder: Path, env: dict[str, str]) -> Proc:
-    """Start the fake API and the process; returns once it polls (bounded: 60 s)."""
-    api = FakeBotApi()
+async def launch(
+    name: str, args: list[str], folder: Path, env: dict[str, str], call_delay: float = 0.0
+) -> Proc:
+    """Start the fake API (answering after `call_delay` seconds) and the process; returns
+    once it polls. Raises RuntimeError when it exits or does not poll within 60 s."""
+    api = FakeBotApi(call_delay)
     base = await api.start()
     full_env = {
         **os.environ, **env, "BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": base,

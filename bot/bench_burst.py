@@ -14,34 +14,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bot.bench_api import FakeBotApi, message
+from bot.bench import launch
+from bot.bench_api import message
+from bot.config import Settings
 
-TOKEN = "424242:BENCH-secretsecretsecretsecretsecret"  # noqa: S105 - the fake API's
 BURST_SECONDS = 300
-ROOT = Path(__file__).resolve().parents[1]
-# MAX_CONCURRENT_UPDATES's default (bot/config.py), for the reference's concurrency
-DEFAULT_CONCURRENCY = 256
-
-
-TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of process `pid` so far (0.0 where /proc is missing)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICKS
+# the reference handles as many updates at once as this bot does by default
+DEFAULT_CONCURRENCY = Settings.model_fields["max_concurrent_updates"].default
 
 
 async def burst(
@@ -49,54 +34,33 @@ async def burst(
 ) -> dict[str, float]:
     """Run one burst against this bot (or, with `reference`, the stock PTB echo bot);
     returns seconds: p50, p95, max (update queued -> reply) and the bot's CPU seconds per
-    update ("cpu"). Raises SystemExit when the bot does not start or answer in time."""
-    api = FakeBotApi(call_delay=delay)
-    base = await api.start()
+    update ("cpu"). Raises RuntimeError when the bot does not start, SystemExit when it does
+    not answer everyone in time."""
     uids = [1_000_000 + n for n in range(readers)]
+    env = {"RATE_LIMIT_OVERALL_PER_SECOND": "1000000", "LOG_LEVEL": "WARNING"}
+    if concurrency:
+        env["MAX_CONCURRENT_UPDATES"] = str(concurrency)
+    args = ["-m", "bot", "run"]
+    if reference:
+        env["BENCH_ECHO_CONCURRENCY"] = str(concurrency or DEFAULT_CONCURRENCY)
+        args = ["-m", "bot.bench_echo"]
     with tempfile.TemporaryDirectory(prefix="burst-") as folder:
-        env = {
-            **{k: v for k, v in os.environ.items() if k not in ("ADMIN_IDS", "CHANNEL_ID")},
-            "BOT_TOKEN": TOKEN,
-            "TELEGRAM_API_BASE_URL": base,
-            "RATE_LIMIT_OVERALL_PER_SECOND": "1000000",
-            "LOG_LEVEL": "WARNING",
-            "PYTHONPATH": str(ROOT),
-        }
-        if concurrency:
-            env["MAX_CONCURRENT_UPDATES"] = str(concurrency)
-        command = [sys.executable, "-m", "bot", "run"]
-        if reference:
-            env["BENCH_ECHO_CONCURRENCY"] = str(concurrency or DEFAULT_CONCURRENCY)
-            command = [sys.executable, "-m", "bot.bench_echo"]
-        with (Path(folder) / "bot.log").open("wb") as log:
-            process = subprocess.Popen(  # noqa: S603, ASYNC220 - our own modules, started once
-                command, cwd=folder, env=env, stdout=log, stderr=log
-            )
+        proc = await launch("bot", args, Path(folder), env, call_delay=delay)
         try:
-            deadline = time.monotonic() + 60
-            while api.first_poll is None:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("the bot did not start polling")
-                await asyncio.sleep(0.01)
-            cpu_before = cpu_seconds(process.pid)
+            cpu_before = proc.cpu_seconds()
             queued = time.monotonic()
-            api.queue(
+            proc.api.queue(
                 [message(uid, f"/forecast {1 + n % 99}") for n, uid in enumerate(uids)],
                 [(uid, "sendMessage") for uid in uids],
             )
             try:
-                await asyncio.wait_for(api.done.wait(), BURST_SECONDS)
+                await asyncio.wait_for(proc.api.done.wait(), BURST_SECONDS)
             except TimeoutError:
-                raise SystemExit(f"only {len(api.answered)} of {readers} answered") from None
-            cpu = (cpu_seconds(process.pid) - cpu_before) / readers
-            waits = sorted(api.answered[uid] - queued for uid in uids)
+                raise SystemExit(f"only {len(proc.api.answered)} of {readers} answered") from None
+            cpu = (proc.cpu_seconds() - cpu_before) / readers
+            waits = sorted(proc.api.answered[uid] - queued for uid in uids)
         finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-            await api.stop()
+            await proc.stop()
     return {
         "p50": statistics.median(waits),
         "p95": waits[int(0.95 * (len(waits) - 1))],
